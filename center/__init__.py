@@ -1,0 +1,1 @@
+"""The county service center's server: ingest, bad-review cases, statistics."""

@@ -1,0 +1,1 @@
+"""The citizen-facing evaluation app on the hall tablet."""

@@ -1,0 +1,121 @@
+"""The schema-1 record and the rating scales (hallcore/record.py)."""
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from hallcore.record import (
+    SCALES, RecordError, check_record, is_bad_review, mask_phone, new_record,
+    validate_record,
+)
+
+CST = timezone(timedelta(hours=8))
+T = datetime(2026, 11, 27, 15, 0, tzinfo=CST)
+
+
+def make(**over):
+    kw = dict(device_id="tab-03", region_code="430922", hall_id="taojiang", window_id="03",
+              staff_id="1024", staff_name="李明", ticket="A023", case_no=None,
+              matter_code="M1", matter_name="居民身份证换领", matter_index=1, matter_count=1,
+              scale_size=3, prompted_at=T, rating="satisfied", voted_at=T)
+    kw.update(over)
+    return new_record(**kw)
+
+
+def bad_review(**over):
+    kw = dict(rating="dissatisfied", reasons=["拖拉推诿"], due_at=T + timedelta(days=4),
+              calendar_verified=True)
+    kw.update(over)
+    return make(**kw)
+
+
+def test_three_level_scale_maps_labels_to_national_codes():
+    assert [(lv.label, lv.satisfaction_code) for lv in SCALES[3].levels] == [
+        ("满意", 2), ("基本满意", 3), ("不满意", 4)]
+
+
+def test_five_level_scale_runs_one_to_five_with_two_bad_levels():
+    levels = SCALES[5].levels
+    assert [lv.satisfaction_code for lv in levels] == [1, 2, 3, 4, 5]
+    assert [lv.label for lv in levels if lv.bad] == ["不满意", "非常不满意"]
+
+
+@pytest.mark.parametrize("size,rating,bad", [
+    (3, "satisfied", False), (3, "basically_satisfied", False), (3, "dissatisfied", True),
+    (5, "very_satisfied", False), (5, "dissatisfied", True), (5, "very_dissatisfied", True)])
+def test_is_bad_review_follows_the_scale(size, rating, bad):
+    extra = dict(reasons=["乱收费"], due_at=T, calendar_verified=True) if bad else {}
+    assert is_bad_review(make(scale_size=size, rating=rating, **extra)) is bad
+
+
+def test_unrated_record_is_never_a_bad_review_and_carries_no_rating():
+    rec = make(rating=None, voted_at=None, unrated_reason="timeout")
+    assert rec["result"] == "unrated" and rec["rating"] is None
+    assert not is_bad_review(rec)
+
+
+def test_new_record_derives_label_and_code_from_rating():
+    rec = bad_review()
+    assert (rec["rating_label"], rec["satisfaction_code"]) == ("不满意", 4)
+    assert rec["due_at"] == "2026-12-01T15:00:00+08:00"
+
+
+def test_valid_record_with_seq_passes():
+    rec = dict(make(), seq=1)
+    assert validate_record(rec) == []
+    assert check_record(rec) is rec
+
+
+def test_missing_seq_is_an_error_unless_allowed():
+    rec = make()
+    assert [e.field for e in validate_record(rec)] == ["seq"]
+    assert validate_record(rec, require_seq=False) == []
+
+
+def test_bad_review_without_reasons_is_rejected_naming_reasons():
+    with pytest.raises(RecordError) as e:
+        bad_review(reasons=[])
+    assert e.value.fields == ["reasons"]
+
+
+def test_other_reason_requires_the_citizens_text():
+    with pytest.raises(RecordError) as e:
+        bad_review(reasons=["其他"], comment=None)
+    assert e.value.fields == ["comment"]
+    assert bad_review(reasons=["其他"], comment="窗口无人")["comment"] == "窗口无人"
+
+
+@pytest.mark.parametrize("field,value", [
+    ("id", "not-a-uuid"), ("schema", 2), ("seq", 0), ("seq", True), ("region_code", "4309"),
+    ("window_id", ""), ("ticket", ""), ("matter_index", 3), ("matter_count", 0),
+    ("result", "maybe"), ("scale", 4), ("rating", "great"), ("rating_label", "满意"),
+    ("satisfaction_code", 2), ("channel", "web"), ("prompted_at", "2026-11-27T15:00:00"),
+    ("voted_at", "yesterday"), ("contact_phone", "12345"), ("due_at", None),
+    ("calendar_verified", "yes"), ("surprise", 1),
+])
+def test_each_bad_field_is_named(field, value):
+    rec = dict(bad_review(), seq=1)
+    rec[field] = value
+    errors = validate_record(rec)
+    assert field in [e.field for e in errors]
+    assert all(str(e) for e in errors)
+
+
+def test_rating_on_unrated_record_is_rejected():
+    rec = dict(make(rating=None, voted_at=None, unrated_reason="timeout"), seq=1)
+    rec["rating"] = "satisfied"
+    assert "rating" in [e.field for e in validate_record(rec)]
+
+
+def test_non_object_is_rejected():
+    assert [e.field for e in validate_record([1, 2])] == ["record"]
+
+
+def test_error_message_names_field_value_and_expectation():
+    rec = dict(make(), seq=1, region_code="12")
+    msg = str(RecordError(validate_record(rec)))
+    assert "region_code='12'" in msg and "6-digit" in msg
+
+
+def test_phone_is_masked_in_the_middle():
+    assert mask_phone("13812345678") == "138****5678"
+    assert mask_phone(None) is None
