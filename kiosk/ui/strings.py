@@ -1,0 +1,72 @@
+"""Every text the kiosk screens show, in one place.
+
+Kept apart from the .kv files so the font-coverage test and the font build
+script can read them without starting Kivy.
+"""
+from __future__ import annotations
+
+IDLE_TITLE = "欢迎评价我们的服务"
+IDLE_WINDOW = "{window} 号窗口"
+IDLE_STAFF = "工作人员：{staff}"
+IDLE_STAFF_NONE = "工作人员：—"
+IDLE_HINT = "办理完毕后，请为本次服务评价"
+
+SERVING_TITLE = "正在为您办理"
+SERVING_TICKET = "当前号码：{ticket}"
+SERVING_HINT = "办理完毕后，请在此屏幕上评价"
+
+RATING_TITLE = "请您对本次服务作出评价"
+RATING_MATTER = "第 {index}/{count} 项：{matter}"
+RATING_HINT = "请点击下方按钮"
+
+REASONS_TITLE = "请选择不满意的原因（可多选）"
+REASONS_OTHER_HINT = "请输入其他原因"
+REASONS_CONFIRM = "下一步"
+REASON_MARK_ON = "√"
+
+PHONE_TITLE = "如需回访，请留下手机号码（可跳过）"
+PHONE_EMPTY = "请输入 11 位手机号码"
+PHONE_SKIP = "跳过"
+PHONE_CONFIRM = "确认"
+PHONE_DELETE = "删除"
+
+THANKS_TITLE = "感谢您的评价！"
+THANKS_HINT = "您的意见是我们改进工作的动力"
+
+REMINDER_TITLE = "请您完成评价"
+REMINDER_HINT = "轻触屏幕任意位置继续"
+
+ADMIN_PIN_TITLE = "管理员登录"
+ADMIN_PIN_HINT = "请输入管理密码"
+ADMIN_PIN_WRONG = "密码错误"
+ADMIN_PIN_LOCKED = "错误次数过多，请 {seconds} 秒后再试"
+ADMIN_CANCEL = "取消"
+ADMIN_TITLE = "终端管理"
+ADMIN_QUEUE = "叫号系统连接：{state}"
+ADMIN_SYNC = "中心同步：{state}"
+ADMIN_PENDING = "待上传记录：{count}"
+ADMIN_QUARANTINE = "隔离记录：{count}"
+ADMIN_DEVICE = "设备编号：{device}"
+ADMIN_VERSION = "版本：{version}"
+ADMIN_TEST_MODE = "测试模式：{state}"
+ADMIN_ON = "开"
+ADMIN_OFF = "关"
+ADMIN_UNKNOWN = "未知"
+ADMIN_BACK = "返回评价"
+ADMIN_EXIT = "退出程序"
+ADMIN_TOGGLE_TEST = "切换测试模式"
+
+# The kiosk's message strings coming from the flow (view.message) are
+# covered by the font test through kiosk.flow when it is present.
+FLOW_MESSAGES = ("请至少选择一项原因", "请输入完整的 11 位手机号码", "请填写其他原因")
+
+
+def all_strings() -> list[str]:
+    """Every literal above (format placeholders included; they are ASCII)."""
+    out: list[str] = []
+    for name, value in globals().items():
+        if name.isupper() and isinstance(value, str):
+            out.append(value)
+        elif name.isupper() and isinstance(value, tuple):
+            out.extend(v for v in value if isinstance(v, str))
+    return out
