@@ -141,8 +141,8 @@ class Outbox:
         if note:
             notes.append(note)
         self._last_seq = max(floor, max_seq(pending), max_seq(quarantined), self.archive.max_seq())
-        if note or self._last_seq != floor:
-            self._write_seq_floor(self._last_seq)
+        if note or self._last_seq != floor or not (self.folder / "seq.json").exists():
+            self._write_seq_floor(self._last_seq)   # also records which device owns the folder
         self._publish_last_put(self._last_seq)
         return notes
 
