@@ -100,6 +100,11 @@ def is_bad_review(record: Mapping[str, Any]) -> bool:
         return False
 
 
+def is_mobile_phone(phone: Any) -> bool:
+    """An 11-digit mainland mobile number (the only call-back number a kiosk takes)."""
+    return isinstance(phone, str) and _MOBILE.fullmatch(phone) is not None
+
+
 def mask_phone(phone: str | None) -> str | None:
     """138****5678: how a call-back number is shown everywhere but the case view."""
     if not phone:
@@ -268,7 +273,7 @@ def validate_record(record: Any, *, require_seq: bool = True) -> list[FieldError
         if r.get("comment") is not None and not _text(r.get("comment"), empty=True, limit=MAX_COMMENT):
             bad("comment", f"null or text of at most {MAX_COMMENT} characters")
         phone = r.get("contact_phone")
-        if phone is not None and not (isinstance(phone, str) and _MOBILE.match(phone)):
+        if phone is not None and not is_mobile_phone(phone):
             bad("contact_phone", "null or an 11-digit mobile number starting with 1")
         if parse_time(r.get("due_at")) is None:
             bad("due_at", "the 2-working-day deadline, an ISO 8601 time with offset")
