@@ -278,6 +278,13 @@ class KioskFlow:
 
     def tick(self, now: datetime) -> None:
         _aware(now)
+        if now < self._activity or now < self._shown_at:
+            # The wall clock was stepped back (NTP, RTC reset): restart the screen's
+            # clocks instead of freezing taps and timeouts until it catches up.
+            log.warning("clock went back %s; screen timers restarted", self._activity - now)
+            self._shown_at = min(self._shown_at, now)
+            self._activity = min(self._activity, now)
+            self._retry_at = min(self._retry_at, now)
         ev = self._state.open
         if ev is not None and ev.closing is not None:
             if now >= self._retry_at:
@@ -358,7 +365,8 @@ class KioskFlow:
         events, self._state.pending = self._state.pending, []
         for event in events:
             self._handle(event, now)   # re-queues itself once an evaluation is open again
-        self._save_journal()
+        if events:
+            self._save_journal()
 
     def _ignore(self, why: str, event: TicketEvent) -> None:
         self.counters[f"ignored_{why}"] += 1
@@ -408,7 +416,7 @@ class KioskFlow:
                 called_at=datetime.fromisoformat(ev.called_at) if ev.called_at else None,
                 finished_at=datetime.fromisoformat(ev.finished_at), record_id=matter.record_id, **result)
             stored = self._outbox.put(record) or record
-        except (RecordError, ValueError) as e:   # can never be stored: count it, keep the kiosk going
+        except RecordError as e:   # can never be stored: count it, keep the kiosk going
             log.error("record for %s matter %d rejected: %s", ev.ticket, index + 1, e)
             self.counters["records_rejected"] += 1
             matter.result = "rejected"
@@ -507,7 +515,7 @@ class KioskFlow:
         if self._screen != screen or self._state.open is None or self._state.open.closing is not None:
             self.counters["ignored_taps"] += 1
             return False
-        if (now - self._shown_at).total_seconds() < self.settings.carry_over_guard_s:
+        if 0 <= (now - self._shown_at).total_seconds() < self.settings.carry_over_guard_s:
             self.counters["ignored_carry_over"] += 1
             return False
         return True

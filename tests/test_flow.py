@@ -517,3 +517,19 @@ def test_unrated_close_is_retried_until_the_outbox_takes_it(tmp_path):
     k.wait(20)
     assert [r["unrated_reason"] for r in outbox_records(outbox.inner)] == ["cancelled", "cancelled"]
     assert k.done == [("A023", 0, 2)]
+
+
+def test_a_clock_stepped_back_neither_freezes_taps_nor_skips_the_timeout(kiosk):
+    kiosk.finish()
+    kiosk.now -= timedelta(hours=1)                  # NTP correction
+    kiosk.flow.tick(kiosk.at(1))
+    kiosk.wait(59)
+    assert kiosk.records() == []
+    kiosk.wait(2)
+    assert kiosk.records()[0]["unrated_reason"] == "timeout"
+
+
+def test_a_tap_right_after_the_clock_stepped_back_counts(kiosk):
+    kiosk.finish()
+    kiosk.now -= timedelta(hours=1)
+    assert kiosk.rate() is True
