@@ -256,7 +256,7 @@ class KioskFlow:
         a = self._answer
         if key == "del":
             a.phone = a.phone[:-1]
-        elif len(key) == 1 and key.isdigit() and len(a.phone) < PHONE_DIGITS:
+        elif len(key) == 1 and key in "0123456789" and len(a.phone) < PHONE_DIGITS:
             a.phone += key
         self._touch(now)
         self._render()

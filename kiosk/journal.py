@@ -97,14 +97,14 @@ class OpenEvaluation:
         return ev
 
 
-def event_to_json(ev: TicketEvent) -> dict[str, Any]:
+def _event_dict(ev: TicketEvent) -> dict[str, Any]:
     d = asdict(ev)
     d["matters"] = [[m.code, m.name] for m in ev.matters]
     d["ts"] = ev.ts.isoformat() if ev.ts else None
     return d
 
 
-def event_from_json(d: Any) -> TicketEvent:
+def _event_from_dict(d: Any) -> TicketEvent:
     try:
         ev = TicketEvent(**{**d, "matters": tuple(Matter(c, n) for c, n in d["matters"]),
                             "ts": parse_time(d["ts"]) if d["ts"] else None})
@@ -126,7 +126,7 @@ class JournalState:
     def to_json(self) -> dict[str, Any]:
         return {"version": JOURNAL_VERSION,
                 "open": self.open.to_json() if self.open else None,
-                "pending": [event_to_json(e) for e in self.pending],
+                "pending": [_event_dict(e) for e in self.pending],
                 "day": self.day, "done": list(self.done)}
 
     @classmethod
@@ -141,7 +141,7 @@ class JournalState:
         if not isinstance(pending, list):
             raise JournalError("pending events must be a list")
         return cls(open=OpenEvaluation.from_json(d["open"]) if d.get("open") is not None else None,
-                   pending=[event_from_json(e) for e in pending], day=day, done=done)
+                   pending=[_event_from_dict(e) for e in pending], day=day, done=done)
 
 
 # ----------------------------------------------------------------------- the file
