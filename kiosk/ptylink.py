@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import select
+import termios
+import time
 import tty
 from pathlib import Path
 
@@ -22,6 +24,11 @@ class PtyLink:
     def plug(self) -> None:
         self.master, self._slave = os.openpty()
         tty.setraw(self._slave)          # no echo, no line editing before the kiosk opens it
+        # Sentinel: serial programs (pyserial among them) clear IGNBRK when they
+        # configure the port, so its absence means the kiosk has opened it.
+        attrs = termios.tcgetattr(self._slave)
+        attrs[0] |= termios.IGNBRK
+        termios.tcsetattr(self._slave, termios.TCSANOW, attrs)
         tmp = self.path.with_name(self.path.name + ".new")
         tmp.unlink(missing_ok=True)
         tmp.symlink_to(os.ttyname(self._slave))
@@ -33,6 +40,16 @@ class PtyLink:
             if fd is not None:
                 os.close(fd)
         self.master = self._slave = None
+
+    def wait_opened(self, timeout: float) -> bool:
+        """Wait until the kiosk opened and configured the port (pyserial also
+        discards input that arrived before it opened, so writers wait for this)."""
+        deadline = time.monotonic() + timeout
+        while termios.tcgetattr(self._slave)[0] & termios.IGNBRK:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+        return True
 
     def write(self, data: bytes) -> None:
         view = memoryview(data)
