@@ -236,13 +236,3 @@ def test_bad_mqtt_config_names_the_key(tmp_path, keys, bad):
         open_source(Table({"source": "mqtt", "mqtt": keys}, "queue"), hall_id=HALL, window_id=WINDOW,
                     config_dir=tmp_path)
     assert e.value.key == bad
-
-
-def test_unknown_source_and_unknown_queue_key_are_rejected(tmp_path):
-    with pytest.raises(ConfigError) as e:
-        open_source(Table({"source": "modbus"}, "queue"), hall_id=HALL, window_id=WINDOW, config_dir=tmp_path)
-    assert e.value.key == "queue.source"
-    with pytest.raises(ConfigError) as e:
-        open_source(Table({"source": "mqtt", "mqtt": {"host": "h"}, "sorce": 1}, "queue"),
-                    hall_id=HALL, window_id=WINDOW, config_dir=tmp_path)
-    assert e.value.key == "queue.sorce"
