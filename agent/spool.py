@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from hallcore.fsutil import atomic_write_json, fsync_dir
-from hallcore.record import RecordError, check_record
+from hallcore.record import parse_time
 
 log = logging.getLogger(__name__)
 SUFFIX = ".json"
@@ -41,11 +41,15 @@ def parse_entry(raw: bytes, path: Path) -> dict[str, Any]:
         raise SpoolFileDamaged(path, f"not valid JSON ({err})") from None
     if not isinstance(e, dict) or not isinstance(e.get("record"), dict) or not isinstance(e.get("put_at"), str):
         raise SpoolFileDamaged(path, "not a spool entry {record: {...}, put_at: ...}")
-    try:
-        check_record(e["record"])
-    except RecordError as err:
-        raise SpoolFileDamaged(path, str(err)) from None
-    if path.name != e["record"]["id"] + SUFFIX:
+    # put() validated the record in full; start-up checks only what the outbox
+    # relies on (full validation of 10,000 files would slow the kiosk's start).
+    rec = e["record"]
+    seq = rec.get("seq")
+    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
+        raise SpoolFileDamaged(path, f"seq={seq!r}: expected an integer >= 1")
+    if parse_time(rec.get("prompted_at")) is None:
+        raise SpoolFileDamaged(path, f"prompted_at={rec.get('prompted_at')!r}: expected an ISO 8601 time")
+    if path.name != f"{rec.get('id')}{SUFFIX}":
         raise SpoolFileDamaged(path, f"holds record {e['record']['id']}, not the one its name says")
     return e
 

@@ -88,22 +88,21 @@ def open_db(path: Path) -> TinyDB:
     return TinyDB(path, storage=AtomicJSONStorage)
 
 
-def recover(path: Path) -> str | None:
+def recover(path: Path) -> tuple[dict[str, Any] | None, str | None]:
     """Check `path` at start-up; restore it from its previous generation if damaged.
 
-    Returns a message when something was recovered, None when the file was
-    fine or absent. Raises StoreDamaged when neither generation is readable.
+    Returns (its TinyDB tables or None if absent, a message when something
+    was recovered). Raises StoreDamaged when neither generation is readable.
     """
     try:
-        parse_tinydb(path.read_bytes(), path)
-        return None
+        return parse_tinydb(path.read_bytes(), path), None
     except FileNotFoundError:
-        return None
+        return None, None
     except StoreDamaged as damage:
         prev = prev_path(path)
         try:
             raw = prev.read_bytes()
-            parse_tinydb(raw, prev)
+            data = parse_tinydb(raw, prev)
         except FileNotFoundError:
             raise StoreDamaged(path, f"{damage.why}; no previous generation {prev.name} to recover from") from None
         except StoreDamaged as e:
@@ -113,5 +112,5 @@ def recover(path: Path) -> str | None:
         damaged = path.with_name(path.name + ".damaged")
         atomic_write_bytes(damaged, path.read_bytes())
         atomic_write_bytes(path, raw)
-        return (f"{path.name} was damaged ({damage.why}); restored from its previous generation "
-                f"{prev.name}; damaged copy kept as {damaged.name}; changes of its last write are lost")
+        return data, (f"{path.name} was damaged ({damage.why}); restored from its previous generation "
+                      f"{prev.name}; damaged copy kept as {damaged.name}; changes of its last write are lost")
