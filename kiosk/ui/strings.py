@@ -34,7 +34,7 @@ THANKS_TITLE = "感谢您的评价！"
 THANKS_HINT = "您的意见是我们改进工作的动力"
 
 REMINDER_TITLE = "请您完成评价"
-REMINDER_HINT = "轻触屏幕任意位置继续"
+REMINDER_HINT = "请点击屏幕上的按钮继续"
 
 ADMIN_PIN_TITLE = "管理员登录"
 ADMIN_PIN_HINT = "请输入管理密码"
@@ -54,11 +54,6 @@ ADMIN_OFF = "关"
 ADMIN_UNKNOWN = "未知"
 ADMIN_BACK = "返回评价"
 ADMIN_EXIT = "退出程序"
-ADMIN_TOGGLE_TEST = "切换测试模式"
-
-# The kiosk's message strings coming from the flow (view.message) are
-# covered by the font test through kiosk.flow when it is present.
-FLOW_MESSAGES = ("请至少选择一项原因", "请输入完整的 11 位手机号码", "请填写其他原因")
 
 
 def all_strings() -> list[str]:

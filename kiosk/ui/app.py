@@ -1,0 +1,397 @@
+"""The kiosk's Kivy app: renders `flow.view`, forwards taps, ticks the flow.
+
+It decides nothing about the evaluation (kiosk.flow does). Its own rules are
+the kiosk's shell: the window cannot be closed or escaped, ticket events from
+the source's thread are handed to the Kivy thread, and a hidden corner
+gesture plus the admin PIN (kiosk.ui.gate) opens the admin screen.
+"""
+from __future__ import annotations
+
+import logging
+import time as _time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from kivy.app import App
+from kivy.clock import Clock
+from kivy.core.text import DEFAULT_FONT, LabelBase
+from kivy.lang import Builder
+from kivy.properties import BooleanProperty, NumericProperty
+from kivy.uix.floatlayout import FloatLayout
+from kivy.uix.screenmanager import Screen
+from kivy.uix.widget import Widget
+
+from hallcore.record import OTHER_REASON
+from kiosk.ui import strings as S
+from kiosk.ui.gate import CornerTaps, PinGate
+from kiosk.ui.look import look, metrics
+from kiosk.ui.widgets import KeyButton, RatingButton, ReasonButton
+
+log = logging.getLogger(__name__)
+
+HALL_TZ = timezone(timedelta(hours=8))
+ROOT = Path(__file__).resolve().parent.parent.parent
+ASSETS = ROOT / "assets"
+KV_FILE = Path(__file__).with_name("kiosk.kv")
+TICK_S = 0.2          # how often the flow is ticked (reminder, timeout, thanks)
+ADMIN_SCREENS = ("admin_pin", "admin")
+PHONE_KEYS = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "del", "0", "")
+
+
+def hall_now() -> datetime:
+    return datetime.now(HALL_TZ)
+
+
+_kv_loaded = False
+
+
+def load_kv() -> None:
+    """Load the rules once per process (Builder accumulates rules)."""
+    global _kv_loaded
+    if not _kv_loaded:
+        Builder.load_file(str(KV_FILE))
+        _kv_loaded = True
+
+
+def register_font(regular: Path, bold: Path | None = None) -> None:
+    """Make the CJK font Kivy's default for every label and text input."""
+    bold = bold if bold and bold.exists() else None
+    LabelBase.register(DEFAULT_FONT, str(regular), fn_bold=str(bold) if bold else None)
+
+
+def bold_of(regular: Path) -> Path | None:
+    candidate = regular.with_name(regular.name.replace("-Regular", "-Bold"))
+    return candidate if candidate != regular and candidate.exists() else None
+
+
+# ----------------------------------------------------------------- screens
+
+class IdleScreen(Screen):
+    def show(self, v) -> None:
+        self.ids.window.text = S.IDLE_WINDOW.format(window=v.window_id)
+        self.ids.staff.text = S.IDLE_STAFF.format(staff=v.staff_name) if v.staff_name else S.IDLE_STAFF_NONE
+
+
+class ServingScreen(Screen):
+    def show(self, v) -> None:
+        self.ids.ticket.text = S.SERVING_TICKET.format(ticket=v.ticket or "")
+        self.ids.staff.text = S.IDLE_STAFF.format(staff=v.staff_name) if v.staff_name else ""
+
+
+class RatingScreen(Screen):
+    _levels: tuple = ()
+
+    def show(self, v) -> None:
+        app = App.get_running_app()
+        self.ids.matter.text = S.RATING_MATTER.format(index=v.matter_index, count=v.matter_count,
+                                                      matter=v.matter_name or "")
+        if v.levels != self._levels:     # rebuilt only when the scale changes
+            self._levels = v.levels
+            box = self.ids.buttons
+            box.clear_widgets()
+            size = len(v.levels)
+            for lv in v.levels:
+                lk = look(lv.name, size)
+                btn = RatingButton(level=lv.name, text=lv.label, bg=lk.colour, fg=lk.text_colour,
+                                   mood=lk.mood)
+                btn.bind(on_release=lambda b: app.tap_rating(b.level))
+                box.add_widget(btn)
+        self._fit_labels(app)
+
+    def _fit_labels(self, app) -> None:
+        n = max(1, len(self._levels))
+        # Landscape: the longest label (非常不满意, 5 characters) must fit its column.
+        per = (app.root_width() * 0.92 / n - app.u * 6) / 5.4 if not app.portrait else app.u * 8
+        for btn in self.ids.buttons.children:
+            btn.font_size = min(app.u * 7.5, per)
+
+
+class ReasonsScreen(Screen):
+    other_open = BooleanProperty(False)
+    _reasons: tuple = ()
+    _comment = ""
+
+    def show(self, v) -> None:
+        app = App.get_running_app()
+        if v.reasons != self._reasons:
+            self._reasons = v.reasons
+            grid = self.ids.grid
+            grid.clear_widgets()
+            for reason in v.reasons:
+                btn = ReasonButton(reason=reason)
+                btn.bind(on_release=lambda b: app.toggle_reason(b.reason))
+                grid.add_widget(btn)
+        for btn in self.ids.grid.children:
+            btn.selected = btn.reason in v.selected_reasons
+        self.other_open = OTHER_REASON in v.selected_reasons
+        self._comment = v.comment
+        if self.ids.other.text != v.comment:
+            self.ids.other.text = v.comment
+        self.ids.message.text = v.message or ""
+
+    def comment_changed(self, text: str) -> None:
+        if text != self._comment:
+            self._comment = text
+            App.get_running_app().set_comment(text)
+
+
+class _Keypad:
+    """Builds a 3x4 keypad once; `on_key(key)` gets "0".."9", "del" or "ok"."""
+
+    @staticmethod
+    def build(grid, keys, on_key: Callable[[str], None]) -> None:
+        if grid.children:
+            return
+        for key in keys:
+            if not key:
+                grid.add_widget(Widget())
+                continue
+            label = {"del": S.PHONE_DELETE, "ok": S.PHONE_CONFIRM}.get(key, key)
+            btn = KeyButton(key=key, text=label)
+            if key in ("del", "ok"):
+                btn.font_size = App.get_running_app().u * 5
+            btn.bind(on_release=lambda b: on_key(b.key))
+            grid.add_widget(btn)
+
+
+class PhoneScreen(Screen):
+    complete = BooleanProperty(False)
+
+    def show(self, v) -> None:
+        app = App.get_running_app()
+        _Keypad.build(self.ids.keypad, PHONE_KEYS, app.phone_key)
+        self.ids.display.text = v.phone_masked or S.PHONE_EMPTY
+        self.ids.display.color = (0.10, 0.12, 0.16, 1) if v.phone_masked else (0.55, 0.58, 0.62, 1)
+        self.ids.display.font_size = app.u * (8 if v.phone_masked else 4.5)
+        self.complete = v.phone_complete
+        self.ids.message.text = v.message or ""
+
+
+class ThanksScreen(Screen):
+    def show(self, v) -> None:
+        pass
+
+
+class AdminPinScreen(Screen):
+    def show_pin(self, digits: str, message: str) -> None:
+        app = App.get_running_app()
+        _Keypad.build(self.ids.keypad, PHONE_KEYS[:11] + ("ok",), app.admin_key)
+        self.ids.display.text = "●" * len(digits)
+        self.ids.message.text = message
+
+
+class AdminScreen(Screen):
+    def show_info(self, lines: list[str]) -> None:
+        self.ids.info.text = "\n".join(lines)
+
+
+class ReminderBanner(FloatLayout):
+    active = BooleanProperty(False)
+
+
+class KioskRoot(FloatLayout):
+    """Sees every touch first, for the hidden admin gesture."""
+
+    def on_touch_down(self, touch):
+        app = App.get_running_app()
+        if app is not None and app.corner_tap(touch.x, touch.y):
+            return True
+        return super().on_touch_down(touch)
+
+
+# --------------------------------------------------------------------- app
+
+class KioskApp(App):
+    u = NumericProperty(8.0)            # 1% of the window's short side, in pixels
+    portrait = BooleanProperty(False)
+
+    def __init__(self, flow, *, now: Callable[[], datetime] = hall_now, source: Any = None,
+                 outbox: Any = None, pin_hash: str | None = None, device_id: str = "",
+                 version: str = "", test_mode: bool = False, sounds: Any = None,
+                 tick_s: float = TICK_S, **kw):
+        super().__init__(**kw)
+        self.title = "好差评"
+        self.flow, self.now, self.source, self.outbox = flow, now, source, outbox
+        self.pin_hash, self.device_id, self.version, self.test_mode = pin_hash, device_id, version, test_mode
+        self.sounds = sounds
+        self.tick_s = tick_s
+        self.corner = CornerTaps()
+        self.pin_gate = PinGate(self._verify_pin)
+        self._pin = ""
+        self._pin_message = ""
+        self._serial: int | None = None
+        self._reminder = False
+        self._exiting = False
+        self._tick_event = None
+        self.rendered = 0              # screens rendered (bench, soak)
+
+    # ---- lifecycle
+    def build(self):
+        from kivy.core.window import Window
+        load_kv()
+        root = KioskRoot()
+        self._resize(Window, *Window.size)
+        Window.bind(on_resize=self._resize, on_request_close=self._veto_close, on_keyboard=self._on_keyboard)
+        Window.show_cursor = self.test_mode or not _kivy_fullscreen()
+        self._tick_event = Clock.schedule_interval(self._tick, self.tick_s)
+        self.root = root
+        self.render()
+        return root
+
+    def detach(self) -> None:
+        """Undo build() (tests: several apps in one process share the window)."""
+        from kivy.core.window import Window
+        if self._tick_event is not None:
+            self._tick_event.cancel()
+            self._tick_event = None
+        Window.unbind(on_resize=self._resize, on_request_close=self._veto_close, on_keyboard=self._on_keyboard)
+
+    def _resize(self, window, width, height) -> None:
+        m = metrics(width, height)
+        self.u, self.portrait = m.unit, m.portrait
+        self._serial = None
+        if self.root is not None:
+            Clock.schedule_once(lambda dt: self.render(), 0)
+
+    def root_width(self) -> float:
+        from kivy.core.window import Window
+        return Window.width
+
+    def _veto_close(self, *args) -> bool:
+        return not self._exiting        # True vetoes: staff cannot close the kiosk
+
+    def _on_keyboard(self, window, key, *args) -> bool:
+        return key == 27 and not self._exiting   # Escape (and Android back) swallowed
+
+    def on_stop(self) -> None:
+        self.detach()
+
+    # ---- ticket events (any thread) and the clock
+    def post_event(self, event) -> None:
+        """TicketSource callback: runs on the source's thread, so hand over to Kivy's."""
+        Clock.schedule_once(lambda dt: self._apply_event(event), 0)
+
+    def _apply_event(self, event) -> None:
+        self.flow.on_event(event, self.now())
+        self.render()
+
+    def _tick(self, dt=None) -> None:
+        self.flow.tick(self.now())
+        self.render()
+
+    # ---- rendering
+    def render(self) -> None:
+        v = self.flow.view
+        if self.root is None or v.serial == self._serial:
+            return
+        self._serial = v.serial
+        sm = self.root.ids.sm
+        if sm.current not in ADMIN_SCREENS:
+            screen = self.root.ids[v.screen]
+            screen.show(v)
+            if sm.current != v.screen:
+                sm.current = v.screen
+        banner = self.root.ids.reminder
+        banner.active = v.reminder and sm.current not in ADMIN_SCREENS
+        if v.reminder and not self._reminder and self.sounds is not None:
+            self.sounds.play("reminder")
+        if v.screen == "thanks" and self.sounds is not None and sm.current == "thanks":
+            if not getattr(self, "_thanked", False):
+                self.sounds.play("thanks")
+            self._thanked = True
+        else:
+            self._thanked = False
+        self._reminder = v.reminder
+        self.rendered += 1
+
+    # ---- taps forwarded to the flow
+    def tap_rating(self, name: str) -> None:
+        self.flow.tap_rating(name, self.now())
+        self.render()
+
+    def toggle_reason(self, reason: str) -> None:
+        self.flow.toggle_reason(reason, self.now())
+        self.render()
+
+    def set_comment(self, text: str) -> None:
+        self.flow.set_comment(text, self.now())
+        self.render()
+
+    def confirm_reasons(self) -> None:
+        self.flow.confirm_reasons(self.now())
+        self.render()
+
+    def phone_key(self, key: str) -> None:
+        self.flow.phone_key(key, self.now())
+        self.render()
+
+    def confirm_phone(self) -> None:
+        self.flow.confirm_phone(self.now())
+        self.render()
+
+    def skip_phone(self) -> None:
+        self.flow.skip_phone(self.now())
+        self.render()
+
+    # ---- admin
+    def corner_tap(self, x: float, y: float) -> bool:
+        from kivy.core.window import Window
+        if self.root.ids.sm.current in ADMIN_SCREENS:
+            return False
+        if self.corner.tap(x, y, Window.width, Window.height, _time.monotonic()):
+            self.open_admin()
+            return True
+        return False
+
+    def _verify_pin(self, pin: str) -> bool:
+        from kiosk.admin import verify_pin
+        return self.pin_hash is not None and verify_pin(pin, self.pin_hash)
+
+    def open_admin(self) -> None:
+        self._pin, self._pin_message = "", ""
+        self.root.ids.reminder.active = False
+        self.root.ids.admin_pin.show_pin("", S.ADMIN_PIN_HINT if self.pin_hash else S.ADMIN_PIN_WRONG)
+        self.root.ids.sm.current = "admin_pin"
+
+    def admin_key(self, key: str) -> None:
+        if key == "del":
+            self._pin = self._pin[:-1]
+        elif key == "ok":
+            result = self.pin_gate.attempt(self._pin, _time.monotonic())
+            self._pin = ""
+            if result == PinGate.OK:
+                self.show_admin()
+                return
+            if result == PinGate.LOCKED or self.pin_gate.locked_for(_time.monotonic()) > 0:
+                secs = int(self.pin_gate.locked_for(_time.monotonic())) + 1
+                self._pin_message = S.ADMIN_PIN_LOCKED.format(seconds=secs)
+            else:
+                self._pin_message = S.ADMIN_PIN_WRONG
+        elif key.isdigit() and len(self._pin) < 12:
+            self._pin += key
+        self.root.ids.admin_pin.show_pin(self._pin, self._pin_message)
+
+    def admin_lines(self) -> list[str]:
+        from kiosk.ui.adminview import admin_lines
+        return admin_lines(source=self.source, outbox=self.outbox, flow=self.flow, device_id=self.device_id,
+                           version=self.version, test_mode=self.test_mode)
+
+    def show_admin(self) -> None:
+        self.root.ids.admin.show_info(self.admin_lines())
+        self.root.ids.sm.current = "admin"
+
+    def close_admin(self) -> None:
+        self._pin = ""
+        self._serial = None
+        self.root.ids.sm.current = self.flow.view.screen
+        self.render()
+
+    def exit_kiosk(self) -> None:
+        self._exiting = True
+        self.stop()
+
+
+def _kivy_fullscreen() -> bool:
+    from kivy.config import Config
+    return Config.get("graphics", "fullscreen") not in ("0", "")

@@ -1,0 +1,31 @@
+"""Kivy settings that must be made before the window exists (no Kivy import
+at module level: the environment has to be set first)."""
+from __future__ import annotations
+
+import os
+
+
+def configure_kivy(*, fullscreen: bool, size: tuple[int, int] | None = None,
+                   offscreen: bool = False, home: str | None = None, quiet: bool = False) -> None:
+    """Full screen, borderless, no cursor and no exit on Escape for the kiosk;
+    `offscreen` renders without a display (tests, bench) through SDL2's
+    offscreen driver with Mesa's software GL."""
+    os.environ.setdefault("KIVY_NO_ARGS", "1")
+    os.environ.setdefault("KIVY_NO_FILELOG", "1")
+    if home:
+        os.environ["KIVY_HOME"] = home
+    if quiet:
+        os.environ["KIVY_NO_CONSOLELOG"] = "1"
+    if offscreen:
+        os.environ["SDL_VIDEODRIVER"] = "offscreen"
+    from kivy.config import Config
+    Config.set("kivy", "exit_on_escape", "0")
+    Config.set("kivy", "pause_on_minimize", "0")
+    Config.set("graphics", "resizable", "1")
+    Config.set("graphics", "fullscreen", "auto" if fullscreen else "0")
+    Config.set("graphics", "borderless", "1" if fullscreen else "0")
+    Config.set("graphics", "show_cursor", "0" if fullscreen else "1")
+    Config.set("input", "mouse", "mouse,disable_multitouch")
+    if size:
+        Config.set("graphics", "width", str(size[0]))
+        Config.set("graphics", "height", str(size[1]))

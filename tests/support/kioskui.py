@@ -1,0 +1,142 @@
+"""The real kiosk app, rendered offscreen, driven by touches (tests, soak, bench).
+
+Kivy's window is one per process: `ensure_window()` creates it once
+(offscreen SDL2 + Mesa software GL); each `UiHarness` builds a KioskApp on a
+real KioskFlow, Outbox and Journal, puts its root on that window, and takes
+it off again in close(). Time is a variable the harness advances, so
+timeouts and the 300 ms carry-over guard are crossed without sleeping.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from kiosk.ui.boot import configure_kivy
+
+_KIVY_HOME = tempfile.mkdtemp(prefix="kivy-home-")
+configure_kivy(fullscreen=False, size=(1280, 800), offscreen=True, home=_KIVY_HOME,
+               quiet=not os.environ.get("KIOSK_UI_LOG"))
+
+from kivy.base import EventLoop  # noqa: E402
+from kivy.tests.common import UnitTestTouch  # noqa: E402
+
+from agent.outbox import Outbox  # noqa: E402
+from kiosk.admin import hash_pin  # noqa: E402
+from kiosk.config import DEFAULT_FONT  # noqa: E402
+from kiosk.events import Matter, TicketEvent  # noqa: E402
+from kiosk.flow import FlowSettings, KioskFlow  # noqa: E402
+from kiosk.journal import Journal  # noqa: E402
+from kiosk.ui.app import HALL_TZ, KioskApp, bold_of, register_font  # noqa: E402
+
+SCREENS_DIR = Path(__file__).resolve().parents[2] / "test-output" / "screens"
+ADMIN_PIN = "246810"
+_PIN_HASH = hash_pin(ADMIN_PIN, iterations=10_000)
+START = datetime(2026, 11, 27, 10, 0, 0, tzinfo=HALL_TZ)
+
+
+def ensure_window(size: tuple[int, int] = (1280, 800)):
+    from kivy.core.window import Window
+    EventLoop.ensure_window()
+    register_font(DEFAULT_FONT, bold_of(DEFAULT_FONT))
+    if tuple(Window.size) != tuple(size):
+        Window.size = size
+    return Window
+
+
+class UiHarness:
+    def __init__(self, folder: Path, *, scale: int = 3, size: tuple[int, int] = (1280, 800),
+                 window_id: str = "03", reasons: tuple[str, ...] | None = None):
+        self.window = ensure_window(size)
+        self.t = START
+        self.outbox = Outbox(Path(folder) / "outbox", "tab-03")
+        self.journal = Journal(Path(folder) / "kiosk-journal.json")
+        self.done: list[tuple[str, int, int]] = []
+        kw = {"reasons": reasons} if reasons else {}
+        settings = FlowSettings(device_id="tab-03", region_code="430922", hall_id="taojiang",
+                                window_id=window_id, scale=scale, **kw)
+        self.flow = KioskFlow(settings, self.outbox, self.journal,
+                              lambda ticket, rated, unrated: self.done.append((ticket, rated, unrated)), self.t)
+        self.app = KioskApp(self.flow, now=lambda: self.t, outbox=self.outbox, pin_hash=_PIN_HASH,
+                            device_id="tab-03", version="test", tick_s=3600)
+        self.root = self.app.build()
+        self.window.add_widget(self.root)
+        self.pump()
+
+    # ---- driving
+    def pump(self, frames: int = 2) -> None:
+        for _ in range(frames):
+            EventLoop.idle()
+
+    def advance(self, seconds: float) -> None:
+        """Move the hall clock on and tick the flow, as the app's interval would."""
+        self.t += timedelta(seconds=seconds)
+        self.app._tick()
+        self.pump(1)
+
+    def tap_at(self, x: float, y: float) -> None:
+        touch = UnitTestTouch(x, y)
+        touch.touch_down()
+        touch.touch_up()
+
+    def tap(self, widget, *, wait: float = 1.0) -> None:
+        """A citizen's tap on `widget`, `wait` seconds after the previous one
+        (past the flow's carry-over guard), through the window's touch dispatch."""
+        if wait:
+            self.advance(wait)
+        x, y = widget.to_window(*widget.center)
+        self.tap_at(x, y)
+        self.pump(1)
+
+    def event(self, kind: str, ticket: str, matters=(("M01", "居民身份证申领"),), staff="李红") -> None:
+        ev = TicketEvent(kind=kind, ticket=ticket, window=self.flow.settings.window_id, staff_id="1024",
+                         staff_name=staff, matters=tuple(Matter(c, n) for c, n in matters))
+        self.app.post_event(ev)     # the source's path: scheduled onto the Kivy thread
+        self.pump(2)
+
+    # ---- looking
+    @property
+    def screen(self) -> str:
+        return self.root.ids.sm.current
+
+    def screen_widget(self, name: str | None = None):
+        return self.root.ids[name or self.screen]
+
+    def rating_button(self, level: str):
+        for b in self.screen_widget("rating").ids.buttons.children:
+            if b.level == level:
+                return b
+        raise AssertionError(f"no rating button {level!r}")
+
+    def reason_button(self, reason: str):
+        for b in self.screen_widget("reasons").ids.grid.children:
+            if b.reason == reason:
+                return b
+        raise AssertionError(f"no reason button {reason!r}")
+
+    def key_button(self, screen: str, key: str):
+        for b in self.screen_widget(screen).ids.keypad.children:
+            if getattr(b, "key", None) == key:
+                return b
+        raise AssertionError(f"no key {key!r} on {screen}")
+
+    def records(self) -> list[dict]:
+        return sorted((e["record"] if "record" in e else e for e in self.outbox.pending()),
+                      key=lambda r: r["seq"])
+
+    def screenshot(self, name: str, folder: Path = SCREENS_DIR) -> Path:
+        """PNG of the whole kiosk at the window's size. Rendered through an FBO
+        (export_to_png): SDL's offscreen surface keeps its first size, so
+        Window.screenshot would crop the other layouts."""
+        folder.mkdir(parents=True, exist_ok=True)
+        self.pump(6)     # text_size/texture_size settle over a few frames
+        target = folder / f"{name}.png"
+        self.root.export_to_png(str(target))
+        return target
+
+    def close(self) -> None:
+        self.window.remove_widget(self.root)
+        self.app.dispatch("on_stop")   # also drops kv's cached `app`
+        self.outbox.close()
+        self.pump(1)
