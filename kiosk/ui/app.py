@@ -67,6 +67,16 @@ def bold_of(regular: Path) -> Path | None:
 
 # ----------------------------------------------------------------- screens
 
+def matter_line(index: int, count: int, matter: str, width: float, font_size: float) -> str:
+    """"第 1/2 项：<matter>"; a name too long for one line starts on its own
+    line, so the line never breaks inside "第 1/2 项"."""
+    text = S.RATING_MATTER.format(index=index, count=count, matter=matter)
+    if len(text) * font_size * 0.9 > width > 0:
+        head = S.RATING_MATTER.format(index=index, count=count, matter="")
+        text = head + "\n" + matter
+    return text
+
+
 class IdleScreen(Screen):
     def show(self, v) -> None:
         self.ids.window.text = S.IDLE_WINDOW.format(window=v.window_id)
@@ -84,8 +94,8 @@ class RatingScreen(Screen):
 
     def show(self, v) -> None:
         app = App.get_running_app()
-        self.ids.matter.text = S.RATING_MATTER.format(index=v.matter_index, count=v.matter_count,
-                                                      matter=v.matter_name or "")
+        self.ids.matter.text = matter_line(v.matter_index, v.matter_count, v.matter_name or "",
+                                           self.ids.matter.width, self.ids.matter.font_size)
         if v.levels != self._levels:     # rebuilt only when the scale changes
             self._levels = v.levels
             box = self.ids.buttons
