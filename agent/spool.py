@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -18,6 +19,7 @@ from hallcore.record import parse_time
 
 log = logging.getLogger(__name__)
 SUFFIX = ".json"
+_ID = re.compile(r"^[0-9a-fA-F-]{36}$")
 
 
 class SpoolFileDamaged(Exception):
@@ -60,6 +62,9 @@ class Spool:
         self._cache: dict[str, dict[str, Any]] = {}   # id -> entry; files never change
 
     def path(self, record_id: str) -> Path:
+        if not _ID.match(record_id):
+            # Ids come from the center's answers too: never let one name a file elsewhere.
+            raise KeyError(f"{record_id!r} is not a record id (a UUID)")
         return self.folder / (record_id + SUFFIX)
 
     def write(self, record: dict[str, Any], put_at: str) -> None:
@@ -79,14 +84,17 @@ class Spool:
 
     def ids(self) -> list[str]:
         return [n[:-len(SUFFIX)] for n in os.listdir(self.folder)
-                if n.endswith(SUFFIX) and not n.startswith(".")]
+                if n.endswith(SUFFIX) and _ID.match(n[:-len(SUFFIX)])]
 
     def read(self, record_id: str) -> dict[str, Any] | None:
         """The entry for `record_id`, or None if it is not (or no longer) pending."""
         e = self._cache.get(record_id)
         if e is not None:
             return e
-        p = self.path(record_id)
+        try:
+            p = self.path(record_id)
+        except KeyError:
+            return None
         try:
             e = parse_entry(p.read_bytes(), p)
         except FileNotFoundError:
@@ -125,16 +133,20 @@ class Spool:
             fsync_dir(self.folder)
 
     def check_all(self, damaged_folder: Path) -> list[str]:
-        """Start-up: move every unreadable file to `damaged_folder`; messages say which."""
+        """Start-up: move every unreadable or stray file to `damaged_folder`; messages say which."""
         notes = []
-        for i in self.ids():
-            p = self.path(i)
+        for name in sorted(os.listdir(self.folder)):
+            p = self.folder / name
+            if name.startswith("."):
+                continue       # temp files: the outbox removes them at start-up
             try:
-                self._cache[i] = parse_entry(p.read_bytes(), p)
-            except SpoolFileDamaged as err:
+                if not (name.endswith(SUFFIX) and _ID.match(name[:-len(SUFFIX)])):
+                    raise SpoolFileDamaged(p, "not a pending record file (<record id>.json)")
+                self._cache[name[:-len(SUFFIX)]] = parse_entry(p.read_bytes(), p)
+            except (SpoolFileDamaged, IsADirectoryError) as err:
                 damaged_folder.mkdir(exist_ok=True)
-                os.replace(p, damaged_folder / p.name)
+                os.replace(p, damaged_folder / name)
                 fsync_dir(self.folder)
-                notes.append(f"pending file {p.name} is damaged ({err}); moved to "
+                notes.append(f"pending file {name} is damaged ({err}); moved to "
                              f"{damaged_folder.name}/ for inspection; its record cannot be sent")
         return notes
