@@ -4,7 +4,8 @@ acknowledged by the center.
 Layout of the outbox folder (README "Outbox (durability)" explains why):
 
     pending/<id>.json    one file per record waiting for the center (the spool)
-    archive/<day>.<n>.json  TinyDB parts of acknowledged records (<= 1000 each)
+    archive/<day>.<n>.json  TinyDB parts of acknowledged records (<= 1000 each),
+                         each with a sidecar index <day>.<n>.idx (ids and seqs)
     quarantine.json      TinyDB file of records the center rejected, with reason
     seq.json             device id and a floor for the next seq
     .last_put            symlink whose target is the last seq handed out; its

@@ -65,7 +65,9 @@ def check_puts(printed: dict[str, int], ids: Counter, seq_of: dict[str, int]) ->
 
 def test_writer_killed_at_random_moments_loses_nothing(tmp_path):
     folder = tmp_path / "outbox"
-    rng = random.Random(int.from_bytes(os.urandom(4), "big"))
+    seed = int.from_bytes(os.urandom(4), "big")
+    print(f"crash test seed {seed}")     # shown by pytest when the test fails
+    rng = random.Random(seed)
     printed: dict[str, int] = {}
     deadline = time.monotonic() + TIME_LIMIT
     for _ in range(KILLS):
@@ -91,7 +93,9 @@ def test_writer_killed_at_random_moments_loses_nothing(tmp_path):
 def test_writer_and_acknowledger_killed_concurrently_lose_nothing(tmp_path):
     folder = tmp_path / "outbox"
     Outbox(folder, DEVICE).close()
-    rng = random.Random(int.from_bytes(os.urandom(4), "big"))
+    seed = int.from_bytes(os.urandom(4), "big")
+    print(f"crash test seed {seed}")     # shown by pytest when the test fails
+    rng = random.Random(seed)
     printed: dict[str, int] = {}
     acked: set[str] = set()
     quarantined: set[str] = set()
