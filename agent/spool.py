@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 from typing import Any, Iterable
 
+from agent.tinystore import StoreDamaged, parse_json
 from hallcore.fsutil import atomic_write_json, fsync_dir
 from hallcore.record import parse_time
 
@@ -22,37 +23,26 @@ SUFFIX = ".json"
 _ID = re.compile(r"^[0-9a-fA-F-]{36}$")
 
 
-class SpoolFileDamaged(Exception):
-    def __init__(self, path: Path, why: str):
-        self.path = path
-        super().__init__(f"{path}: {why}")
-
-
 def entry(record: dict[str, Any], put_at: str) -> dict[str, Any]:
     """What one spool file holds: the record and when the outbox took it."""
     return {"record": record, "put_at": put_at}
 
 
 def parse_entry(raw: bytes, path: Path) -> dict[str, Any]:
-    """The entry in `raw`, checked; SpoolFileDamaged naming what is wrong."""
-    if not raw.strip():
-        raise SpoolFileDamaged(path, f"file is empty ({len(raw)} bytes)")
-    try:
-        e = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as err:
-        raise SpoolFileDamaged(path, f"not valid JSON ({err})") from None
+    """The entry in `raw`, checked; StoreDamaged naming what is wrong."""
+    e = parse_json(raw, path)
     if not isinstance(e, dict) or not isinstance(e.get("record"), dict) or not isinstance(e.get("put_at"), str):
-        raise SpoolFileDamaged(path, "not a spool entry {record: {...}, put_at: ...}")
+        raise StoreDamaged(path, "not a spool entry {record: {...}, put_at: ...}")
     # put() validated the record in full; start-up checks only what the outbox
     # relies on (full validation of 10,000 files would slow the kiosk's start).
     rec = e["record"]
     seq = rec.get("seq")
     if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
-        raise SpoolFileDamaged(path, f"seq={seq!r}: expected an integer >= 1")
+        raise StoreDamaged(path, f"seq={seq!r}: expected an integer >= 1")
     if parse_time(rec.get("prompted_at")) is None:
-        raise SpoolFileDamaged(path, f"prompted_at={rec.get('prompted_at')!r}: expected an ISO 8601 time")
+        raise StoreDamaged(path, f"prompted_at={rec.get('prompted_at')!r}: expected an ISO 8601 time")
     if path.name != f"{rec.get('id')}{SUFFIX}":
-        raise SpoolFileDamaged(path, f"holds record {e['record']['id']}, not the one its name says")
+        raise StoreDamaged(path, f"holds record {e['record']['id']}, not the one its name says")
     return e
 
 
@@ -99,7 +89,7 @@ class Spool:
             e = parse_entry(p.read_bytes(), p)
         except FileNotFoundError:
             return None
-        except SpoolFileDamaged as err:
+        except StoreDamaged as err:
             # Only possible by outside damage after start-up; the start-up check moves it aside.
             log.error("outbox: unreadable pending file skipped until restart: %s", err)
             return None
@@ -141,9 +131,9 @@ class Spool:
                 continue       # temp files: the outbox removes them at start-up
             try:
                 if not (name.endswith(SUFFIX) and _ID.match(name[:-len(SUFFIX)])):
-                    raise SpoolFileDamaged(p, "not a pending record file (<record id>.json)")
+                    raise StoreDamaged(p, "not a pending record file (<record id>.json)")
                 self._cache[name[:-len(SUFFIX)]] = parse_entry(p.read_bytes(), p)
-            except (SpoolFileDamaged, IsADirectoryError) as err:
+            except (StoreDamaged, IsADirectoryError) as err:
                 damaged_folder.mkdir(exist_ok=True)
                 os.replace(p, damaged_folder / name)
                 fsync_dir(self.folder)
