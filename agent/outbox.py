@@ -306,7 +306,7 @@ class Outbox:
         """
         wanted = list(dict.fromkeys(ids))
         with self._locked("move"):
-            entries = [e for i in wanted if (e := self.spool.read(i)) is not None]
+            entries = [e for i in wanted if (e := self.spool.read(i, still_there=True)) is not None]
             if not entries:
                 return 0
             self.archive.refresh()
@@ -325,7 +325,7 @@ class Outbox:
         An id that is not pending is logged and ignored (already quarantined, or unknown).
         """
         with self._locked("move"):
-            e = self.spool.read(record_id)
+            e = self.spool.read(record_id, still_there=True)
             if e is None:
                 if record_id not in self.quarantine_store.ids():
                     log.warning("outbox: quarantine of %s ignored: not pending (reason given: %s)",

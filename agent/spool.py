@@ -76,15 +76,22 @@ class Spool:
         return [n[:-len(SUFFIX)] for n in os.listdir(self.folder)
                 if n.endswith(SUFFIX) and _ID.match(n[:-len(SUFFIX)])]
 
-    def read(self, record_id: str) -> dict[str, Any] | None:
-        """The entry for `record_id`, or None if it is not (or no longer) pending."""
-        e = self._cache.get(record_id)
-        if e is not None:
-            return e
+    def read(self, record_id: str, *, still_there: bool = False) -> dict[str, Any] | None:
+        """The entry for `record_id`, or None if it is not (or no longer) pending.
+
+        `still_there` checks the file still exists even when cached (another
+        process may have moved it); needed before moving a record.
+        """
         try:
             p = self.path(record_id)
         except KeyError:
             return None
+        e = self._cache.get(record_id)
+        if e is not None:
+            if still_there and not p.exists():
+                del self._cache[record_id]
+                return None
+            return e
         try:
             e = parse_entry(p.read_bytes(), p)
         except FileNotFoundError:

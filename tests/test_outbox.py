@@ -211,6 +211,20 @@ def test_second_outbox_on_same_folder_sees_puts_and_never_reuses_seq(folder):
         agent.close()
 
 
+def test_record_moved_by_another_process_is_not_moved_twice(folder):
+    kiosk, agent = Outbox(folder, DEVICE), Outbox(folder, DEVICE)
+    try:
+        rec = kiosk.put(vote(0))
+        assert [r["id"] for r in kiosk.pending()] == [rec["id"]]   # now in the kiosk's cache
+        assert agent.acknowledge([rec["id"]]) == 1
+        kiosk.quarantine(rec["id"], "late rejection")
+        assert kiosk.acknowledge([rec["id"]]) == 0
+        assert kiosk.counts() == {"pending": 0, "quarantined": 0, "archived": 1}
+    finally:
+        kiosk.close()
+        agent.close()
+
+
 def test_archive_parts_are_bounded():
     assert parts_to_fill({}, datetime(2026, 11, 28).date(), 2500) == [
         ("2026-11-28.001.json", 1000), ("2026-11-28.002.json", 1000), ("2026-11-28.003.json", 500)]
