@@ -30,7 +30,7 @@ import time
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, Mapping
 
 from agent.archive import Archive, Quarantine, max_seq
 from agent.spool import Spool
@@ -242,6 +242,8 @@ class Outbox:
         `record` is ignored: the outbox assigns it. Raises RecordError
         naming the bad fields (nothing written) or OutboxError.
         """
+        if not isinstance(record, Mapping):
+            check_record(record, require_seq=False)    # raises: "expected a JSON object"
         rec = {k: v for k, v in record.items() if k != "seq"}
         if rec.get("device_id") is None:
             rec["device_id"] = self.device_id

@@ -118,6 +118,9 @@ def test_each_bad_field_is_named_and_nothing_is_written(box, field, value):
 def test_non_record_is_rejected(box):
     with pytest.raises(RecordError):
         box.put({"id": "x"})
+    with pytest.raises(RecordError) as err:
+        box.put(None)
+    assert err.value.fields == ["record"]
     assert box.counts()["pending"] == 0
 
 
