@@ -99,15 +99,17 @@ class Archive:
     def _write_index(self, name: str, part: _Part) -> None:
         atomic_write_json(self._index_path(name), {"key": list(part.key), "seqs": part.seqs})
 
-    def _load(self, name: str, data: dict[str, Any] | None = None) -> None:
-        """Index part `name`: from its sidecar if it matches the file, else by parsing it."""
+    def _load(self, name: str, data: dict[str, Any] | None = None, save: bool = False) -> None:
+        """Index part `name`: from its sidecar if it matches the file, else by
+        parsing it (and, with `save`, only under the move lock, rewriting the sidecar)."""
         p = self.folder / name
         key = _stat_key(p)
         part = self._read_index(name, key)
         if part is None:
             entries = data.get("_default", {}).values() if data is not None else docs(p)
             part = _Part(key, _seqs(entries))
-            self._write_index(name, part)
+            if save:
+                self._write_index(name, part)
         self._parts[name] = part
 
     def recover_all(self) -> list[str]:
@@ -127,7 +129,7 @@ class Archive:
                 data, note = recover(p)
                 if note:
                     notes.append(note)
-                self._load(n, data)
+                self._load(n, data, save=True)
             else:
                 self._load(n)
         return notes
