@@ -91,11 +91,19 @@ class ServingScreen(Screen):
 
 class RatingScreen(Screen):
     _levels: tuple = ()
+    _matter: tuple = (0, 0, "")
+
+    def on_kv_post(self, base_widget) -> None:
+        self.ids.matter.bind(width=lambda *a: self._matter_text())
+
+    def _matter_text(self) -> None:
+        m = self.ids.matter
+        m.text = matter_line(*self._matter, m.width, m.font_size)
 
     def show(self, v) -> None:
         app = App.get_running_app()
-        self.ids.matter.text = matter_line(v.matter_index, v.matter_count, v.matter_name or "",
-                                           self.ids.matter.width, self.ids.matter.font_size)
+        self._matter = (v.matter_index, v.matter_count, v.matter_name or "")
+        self._matter_text()
         if v.levels != self._levels:     # rebuilt only when the scale changes
             self._levels = v.levels
             box = self.ids.buttons
@@ -405,3 +413,47 @@ class KioskApp(App):
 def _kivy_fullscreen() -> bool:
     from kivy.config import Config
     return Config.get("graphics", "fullscreen") not in ("0", "")
+
+
+# ------------------------------------------------------------------ start-up
+
+def run_app(config) -> int:
+    """hall-kiosk: the whole kiosk on a validated kiosk.config.KioskConfig.
+
+    Opens the outbox and journal, resumes an interrupted evaluation, starts
+    the queue source (its events are handed to the Kivy thread) and runs the
+    window until an administrator exits. Returns the process exit status.
+    """
+    from kiosk.ui.boot import configure_kivy
+    configure_kivy(fullscreen=config.fullscreen)
+    from agent.outbox import Outbox
+    from kiosk.flow import KioskFlow
+    from kiosk.journal import Journal
+    from kiosk.sources import open_source
+    from kiosk.ui.sounds import Sounds
+
+    t = config.tablet
+    source = open_source(config.queue_table(), hall_id=t.hall_id, window_id=t.window_id,
+                         config_dir=t.config_dir)
+    outbox = Outbox(t.outbox_folder, t.device_id)
+    journal = Journal(t.journal_path)
+    flow = KioskFlow(config.flow, outbox, journal, source.send_done, hall_now())
+    flow.resume(hall_now())
+    register_font(config.font, bold_of(config.font))
+    app = KioskApp(flow, source=source, outbox=outbox, pin_hash=config.pin_hash, device_id=t.device_id,
+                   version=_version(), sounds=Sounds(config.volume, enabled=config.audio))
+    source.start(app.post_event)
+    try:
+        app.run()
+    finally:
+        source.stop()
+        outbox.close()
+    return 0
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version("hall-evaluation-terminal")
+    except PackageNotFoundError:
+        return "dev"

@@ -18,6 +18,7 @@ def configure_kivy(*, fullscreen: bool, size: tuple[int, int] | None = None,
         os.environ["KIVY_NO_CONSOLELOG"] = "1"
     if offscreen:
         os.environ["SDL_VIDEODRIVER"] = "offscreen"
+        os.environ.setdefault("KIVY_CLIPBOARD", "dummy")   # no X clipboard tools offscreen
     from kivy.config import Config
     Config.set("kivy", "exit_on_escape", "0")
     Config.set("kivy", "pause_on_minimize", "0")
