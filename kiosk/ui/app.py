@@ -26,7 +26,7 @@ from hallcore.record import OTHER_REASON
 from kiosk.ui import strings as S
 from kiosk.ui.gate import CornerTaps, PinGate
 from kiosk.ui.look import look, metrics
-from kiosk.ui.widgets import KeyButton, RatingButton, ReasonButton
+from kiosk.ui.widgets import Deck, KeyButton, RatingButton, ReasonButton  # noqa: F401 (Deck: kv)
 
 log = logging.getLogger(__name__)
 

@@ -27,6 +27,8 @@ def configure_kivy(*, fullscreen: bool, size: tuple[int, int] | None = None,
     Config.set("graphics", "borderless", "1" if fullscreen else "0")
     Config.set("graphics", "show_cursor", "0" if fullscreen else "1")
     Config.set("input", "mouse", "mouse,disable_multitouch")
+    if offscreen:
+        Config.set("graphics", "maxfps", "0")   # tests drive frames themselves: no frame-rate sleep
     if size:
         Config.set("graphics", "width", str(size[0]))
         Config.set("graphics", "height", str(size[1]))

@@ -7,6 +7,7 @@ from kivy.graphics import Color, Ellipse, Line, RoundedRectangle
 from kivy.properties import BooleanProperty, ListProperty, NumericProperty, StringProperty
 from kivy.uix.behaviors import ButtonBehavior
 from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.floatlayout import FloatLayout
 from kivy.uix.label import Label
 from kivy.uix.widget import Widget
 
@@ -81,5 +82,26 @@ class KeyButton(BigButton):
     key = StringProperty("")
 
 
-__all__ = ["Face", "Panel", "RatingButton", "BigButton", "ReasonButton", "KeyButton",
-           "RoundedRectangle"]
+
+
+class Deck(FloatLayout):
+    """Shows one of its screens, swapped at once. A ScreenManager, even with
+    NoTransition, swaps on the next frame: a tap in between would reach the
+    old screen, and the thank-you would come a frame later."""
+    current = StringProperty("")
+
+    def __init__(self, **kw):
+        self.screens: dict[str, Widget] = {}
+        super().__init__(**kw)
+
+    def on_current(self, _, name: str) -> None:
+        # kv adds the screens before it names them: collect them on first use.
+        for child in self.children:
+            if getattr(child, "name", ""):
+                self.screens.setdefault(child.name, child)
+        screen = self.screens[name]
+        for child in list(self.children):
+            if child is not screen and child in self.screens.values():
+                self.remove_widget(child)
+        if screen.parent is None:
+            self.add_widget(screen)

@@ -69,31 +69,32 @@ class UiHarness:
         for _ in range(frames):
             EventLoop.idle()
 
-    def advance(self, seconds: float) -> None:
+    def advance(self, seconds: float, frames: int = 1) -> None:
         """Move the hall clock on and tick the flow, as the app's interval would."""
         self.t += timedelta(seconds=seconds)
         self.app._tick()
-        self.pump(1)
+        self.pump(frames)
 
     def tap_at(self, x: float, y: float) -> None:
         touch = UnitTestTouch(x, y)
         touch.touch_down()
         touch.touch_up()
 
-    def tap(self, widget, *, wait: float = 1.0) -> None:
+    def tap(self, widget, *, wait: float = 1.0, frames: int = 1) -> None:
         """A citizen's tap on `widget`, `wait` seconds after the previous one
         (past the flow's carry-over guard), through the window's touch dispatch."""
         if wait:
-            self.advance(wait)
+            self.advance(wait, frames=0)
         x, y = widget.to_window(*widget.center)
         self.tap_at(x, y)
-        self.pump(1)
+        self.pump(frames)
 
-    def event(self, kind: str, ticket: str, matters=(("M01", "居民身份证申领"),), staff="李红") -> None:
+    def event(self, kind: str, ticket: str, matters=(("M01", "居民身份证申领"),), staff="李红",
+              frames: int = 2) -> None:
         ev = TicketEvent(kind=kind, ticket=ticket, window=self.flow.settings.window_id, staff_id="1024",
                          staff_name=staff, matters=tuple(Matter(c, n) for c, n in matters))
         self.app.post_event(ev)     # the source's path: scheduled onto the Kivy thread
-        self.pump(2)
+        self.pump(max(frames, 1))   # one frame runs the scheduled hand-over
 
     # ---- looking
     @property
