@@ -417,15 +417,12 @@ def _kivy_fullscreen() -> bool:
 
 # ------------------------------------------------------------------ start-up
 
-def run_app(config) -> int:
-    """hall-kiosk: the whole kiosk on a validated kiosk.config.KioskConfig.
-
-    Opens the outbox and journal, resumes an interrupted evaluation, starts
-    the queue source (its events are handed to the Kivy thread) and runs the
-    window until an administrator exits. Returns the process exit status.
-    """
+def build_kiosk(config, *, offscreen: bool = False, size: tuple[int, int] | None = None):
+    """The kiosk's parts on a validated kiosk.config.KioskConfig, not yet
+    started: (app, source, outbox). Opens the outbox and journal and resumes
+    an interrupted evaluation (kiosk.flow decides resume or 'interrupted')."""
     from kiosk.ui.boot import configure_kivy
-    configure_kivy(fullscreen=config.fullscreen)
+    configure_kivy(fullscreen=config.fullscreen and not offscreen, size=size, offscreen=offscreen)
     from agent.outbox import Outbox
     from kiosk.flow import KioskFlow
     from kiosk.journal import Journal
@@ -436,12 +433,21 @@ def run_app(config) -> int:
     source = open_source(config.queue_table(), hall_id=t.hall_id, window_id=t.window_id,
                          config_dir=t.config_dir)
     outbox = Outbox(t.outbox_folder, t.device_id)
-    journal = Journal(t.journal_path)
-    flow = KioskFlow(config.flow, outbox, journal, source.send_done, hall_now())
+    flow = KioskFlow(config.flow, outbox, Journal(t.journal_path), source.send_done, hall_now())
     flow.resume(hall_now())
     register_font(config.font, bold_of(config.font))
     app = KioskApp(flow, source=source, outbox=outbox, pin_hash=config.pin_hash, device_id=t.device_id,
-                   version=_version(), sounds=Sounds(config.volume, enabled=config.audio))
+                   version=_version(), sounds=Sounds(config.volume, enabled=config.audio and not offscreen))
+    return app, source, outbox
+
+
+def run_app(config, **kw) -> int:
+    """hall-kiosk: run the kiosk until an administrator exits (or Ctrl-C).
+
+    The queue source's events arrive on its own thread and are handed to
+    the Kivy thread (KioskApp.post_event). Returns the exit status.
+    """
+    app, source, outbox = build_kiosk(config, **kw)
     source.start(app.post_event)
     try:
         app.run()
