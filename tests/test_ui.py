@@ -194,3 +194,17 @@ def test_wrong_pins_lock_the_admin_gate(ui):
     assert h.screen == "admin_pin"
     h.tap(h.screen_widget().ids.cancel, wait=0)
     assert h.screen == "idle"
+
+
+def test_without_a_pin_hash_the_admin_screen_cannot_be_opened(ui):
+    h = ui(pin_hash=None)
+    _corner_taps(h, 10)
+    assert h.screen == "idle"
+
+
+def test_configured_reasons_are_the_buttons(ui):
+    h = ui(reasons=("排队时间长", "材料要求不清", "其他"))
+    h.event("finish", "A031")
+    h.tap(h.rating_button("dissatisfied"))
+    assert sorted(b.reason for b in h.screen_widget().ids.grid.children) == sorted(
+        ("排队时间长", "材料要求不清", "其他"))

@@ -355,8 +355,8 @@ class KioskApp(App):
     # ---- admin
     def corner_tap(self, x: float, y: float) -> bool:
         from kivy.core.window import Window
-        if self.root.ids.sm.current in ADMIN_SCREENS:
-            return False
+        if self.pin_hash is None or self.root.ids.sm.current in ADMIN_SCREENS:
+            return False      # no PIN configured: the admin screen cannot be opened
         if self.corner.tap(x, y, Window.width, Window.height, _time.monotonic()):
             self.open_admin()
             return True
@@ -369,7 +369,7 @@ class KioskApp(App):
     def open_admin(self) -> None:
         self._pin, self._pin_message = "", ""
         self.root.ids.reminder.active = False
-        self.root.ids.admin_pin.show_pin("", S.ADMIN_PIN_HINT if self.pin_hash else S.ADMIN_PIN_WRONG)
+        self.root.ids.admin_pin.show_pin("", "")
         self.root.ids.sm.current = "admin_pin"
 
     def admin_key(self, key: str) -> None:
