@@ -48,7 +48,7 @@ def child() -> int:
     from kiosk.config import DEFAULT_FONT
     from kiosk.flow import FlowSettings, KioskFlow
     from kiosk.journal import Journal
-    from kiosk.ui.app import KioskApp, bold_of, hall_now, register_font
+    from kiosk.ui.app import KioskApp, bold_of, finish_frames, hall_now, register_font
 
     folder = Path(tempfile.mkdtemp(prefix="kiosk-bench-"))
     outbox = Outbox(folder / "outbox", "bench-01")
@@ -57,6 +57,7 @@ def child() -> int:
     flow.resume(hall_now())
     register_font(DEFAULT_FONT, bold_of(DEFAULT_FONT))
     app = KioskApp(flow, outbox=outbox, device_id="bench-01", version="bench")
+    finish_frames()
 
     def drawn(*_):
         if app.root is not None and app.root.ids.sm.current == "idle":

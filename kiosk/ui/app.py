@@ -438,7 +438,18 @@ def build_kiosk(config, *, offscreen: bool = False, size: tuple[int, int] | None
     register_font(config.font, bold_of(config.font))
     app = KioskApp(flow, source=source, outbox=outbox, pin_hash=config.pin_hash, device_id=t.device_id,
                    version=_version(), sounds=Sounds(config.volume, enabled=config.audio and not offscreen))
+    if offscreen:
+        finish_frames()
     return app, source, outbox
+
+
+def finish_frames() -> None:
+    """Offscreen only: SDL's offscreen driver never really swaps buffers, so
+    Mesa would queue every frame's buffers (RSS grows without bound); finish
+    each frame as a display's swap does."""
+    from kivy.core.window import Window
+    from kivy.graphics.opengl import glFinish
+    Window.bind(on_flip=lambda *_: glFinish())
 
 
 def run_app(config, **kw) -> int:
