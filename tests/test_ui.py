@@ -208,3 +208,16 @@ def test_configured_reasons_are_the_buttons(ui):
     h.tap(h.rating_button("dissatisfied"))
     assert sorted(b.reason for b in h.screen_widget().ids.grid.children) == sorted(
         ("排队时间长", "材料要求不清", "其他"))
+
+
+def test_admin_exit_stops_the_app_and_only_then_allows_closing(ui):
+    h = ui()
+    _corner_taps(h)
+    for d in ADMIN_PIN:
+        h.tap(h.key_button("admin_pin", d), wait=0)
+    h.tap(h.key_button("admin_pin", "ok"), wait=0)
+    assert h.window.dispatch("on_request_close") is True
+    h.tap(h.screen_widget("admin").ids.exit, wait=0)
+    assert h.app._exiting
+    assert h.app._tick_event is None                  # App.stop ran on_stop: the flow is no longer ticked
+    assert h.app._veto_close() is False

@@ -143,7 +143,8 @@ class UiHarness:
         return target
 
     def close(self) -> None:
-        self.window.remove_widget(self.root)
+        if self.root.parent is not None:
+            self.window.remove_widget(self.root)
         self.app.dispatch("on_stop")   # also drops kv's cached `app`
         self.outbox.close()
         self.pump(1)
