@@ -4,7 +4,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import threading
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -15,6 +14,7 @@ from kiosk.events import TicketEvent, event_to_json
 from kiosk.sources import open_source
 from kiosk.sources.mqtt import topics
 from support.certs import make_pki
+from support.collector import Collector
 from support.mosquitto import Mosquitto, mosquitto  # noqa: F401  (fixture)
 from support.waiting import wait_for
 
@@ -60,30 +60,21 @@ def peer(mosquitto):
         p.close()
 
 
-class Kiosk:
+class Kiosk(Collector):
     """Starts sources the way the kiosk does and collects what they deliver."""
 
     def __init__(self, broker, **mqtt_keys):
-        self.events: list[TicketEvent] = []
-        self.lock = threading.Lock()
+        super().__init__()
         self.keys = {"host": broker.host, "port": broker.port, "reconnect_max": 1, **mqtt_keys}
         self.source = None
 
     def start(self, config_dir=".", wait=True):
         self.source = open_source(Table({"source": "mqtt", "mqtt": self.keys}, "queue"),
                                   hall_id=HALL, window_id=WINDOW, config_dir=config_dir)
-        self.source.start(self._take)
+        self.source.start(self)
         if wait:
             wait_for(lambda: self.source.status.connected, what="kiosk connected")
         return self.source
-
-    def _take(self, event):
-        with self.lock:
-            self.events.append(event)
-
-    def tickets(self):
-        with self.lock:
-            return [(e.kind, e.ticket) for e in self.events]
 
     def stop(self):
         if self.source is not None:
