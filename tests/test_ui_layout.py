@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from kiosk.ui.look import MIN_TEXT_UNITS
 from tests.support.kioskui import SCREENS_DIR, UiHarness
 
 SIZES = [(1280, 800), (1920, 1080), (800, 1280)]
@@ -29,6 +30,16 @@ def _overlap(a, b):
 def _text_fits(label):
     label.texture_update()
     return label.texture_size[0] <= label.width + 1 and label.texture_size[1] <= label.height + 1
+
+
+def _check_text_sizes(screen, size):
+    """Every text on the screen is at least MIN_TEXT_UNITS of the short side."""
+    from kivy.uix.label import Label
+    from kivy.uix.textinput import TextInput
+    floor = MIN_TEXT_UNITS * min(size) / 100 - 0.01
+    small = [(getattr(w, "text", "")[:12], w.font_size) for w in screen.walk()
+             if isinstance(w, (Label, TextInput)) and getattr(w, "text", "") and w.font_size < floor]
+    assert small == []
 
 
 def _check_group(widgets, size):
@@ -62,6 +73,7 @@ def test_screens_fit_the_window(tmp_path, size, scale):
             fx0, fy0, fx1, fy1 = _box(face)
             bx0, by0, bx1, by1 = _box(b)
             assert bx0 <= fx0 and fx1 <= bx1 and by0 <= fy0 and fy1 <= by1
+        _check_text_sizes(h.screen_widget("rating"), size)
         matter = h.screen_widget("rating").ids.matter
         assert _inside(matter, size) and matter.texture_size[0] <= matter.width + 1
 
@@ -70,6 +82,7 @@ def test_screens_fit_the_window(tmp_path, size, scale):
         h.tap(h.reason_button("其他"))
         h.pump(6)
         h.screenshot(f"{tag}_reasons", out)
+        _check_text_sizes(h.screen_widget("reasons"), size)
         reasons = list(h.screen_widget("reasons").ids.grid.children)
         _check_group(reasons + [h.screen_widget("reasons").ids.confirm,
                                 h.screen_widget("reasons").ids.other], size)
@@ -79,6 +92,7 @@ def test_screens_fit_the_window(tmp_path, size, scale):
         h.tap(h.screen_widget("reasons").ids.confirm)
         h.pump(6)
         h.screenshot(f"{tag}_phone", out)
+        _check_text_sizes(h.screen_widget("phone"), size)
         ph = h.screen_widget("phone")
         keys = [k for k in ph.ids.keypad.children if getattr(k, "key", "")]
         _check_group(keys + [ph.ids.skip, ph.ids.confirm, ph.ids.display], size)

@@ -31,7 +31,7 @@ def test_button_text_contrast_is_at_least_wcag_large_text(size):
 
 
 @pytest.mark.parametrize("w,h", [(1280, 800), (1920, 1080), (800, 1280)])
-def test_type_scale_follows_the_short_side(w, h):
+def test_unit_follows_the_short_side(w, h):
     m = metrics(w, h)
-    assert m.portrait == (h > w) == m.rating_vertical
-    assert m.small >= 0.035 * min(w, h) and m.title > m.body > m.small
+    assert m.portrait == (h > w)
+    assert m.unit == min(w, h) / 100

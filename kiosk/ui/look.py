@@ -46,22 +46,16 @@ def scale_looks(scale_size: int) -> list[tuple[str, LevelLook]]:
     return [(lv.name, look(lv.name, scale_size)) for lv in SCALES[scale_size].levels]
 
 
+# The .kv sizes every text as a multiple of Metrics.unit; the smallest is
+# 4 units (32 px at 800 px), read at arm's length by elderly citizens.
+MIN_TEXT_UNITS = 4.0
+
+
 @dataclass(frozen=True)
 class Metrics:
     unit: float          # 1% of the short side, in pixels
-    portrait: bool
-    title: float         # font sizes in pixels
-    body: float
-    button: float
-    small: float
-    rating_vertical: bool   # rating buttons stacked (portrait) or in a row
+    portrait: bool       # rating buttons stacked (portrait) or in a row (landscape)
 
 
 def metrics(width: int, height: int) -> Metrics:
-    """Type scale for a window. Elderly citizens read at arm's length: the
-    smallest text is ~3.5% of the short side (28 px at 800 px)."""
-    short = max(1, min(width, height))
-    u = short / 100.0
-    portrait = height > width
-    return Metrics(unit=u, portrait=portrait, title=u * 7.0, body=u * 5.0,
-                   button=u * 6.0, small=u * 3.6, rating_vertical=portrait)
+    return Metrics(unit=max(1, min(width, height)) / 100.0, portrait=height > width)
