@@ -7,6 +7,7 @@ import threading
 
 import pytest
 
+from kiosk.ui.sounds import Sounds
 from tests.support.kioskui import ADMIN_PIN, SCREENS_DIR, UiHarness
 
 MATTERS = (("M01", "居民身份证申领"), ("M02", "户口迁移登记"))
@@ -221,3 +222,31 @@ def test_admin_exit_stops_the_app_and_only_then_allows_closing(ui):
     assert h.app._exiting
     assert h.app._tick_event is None                  # App.stop ran on_stop: the flow is no longer ticked
     assert h.app._veto_close() is False
+
+
+def test_an_evaluation_open_at_a_crash_is_shown_again_at_start(tmp_path):
+    first = UiHarness(tmp_path, scale=3)
+    try:
+        first.event("finish", "A040", matters=MATTERS)
+        first.tap(first.rating_button("satisfied"))
+        assert first.screen_widget().ids.matter.text == "第 2/2 项：户口迁移登记"
+    finally:
+        first.close()                    # the process dies here, mid-ticket
+    again = UiHarness(tmp_path, scale=3, start=first.t)
+    try:
+        assert again.screen == "rating"
+        assert again.screen_widget().ids.matter.text == "第 2/2 项：户口迁移登记"
+        again.tap(again.rating_button("basically_satisfied"))
+        assert [(r["matter_name"], r["rating"]) for r in again.records()] == [
+            ("居民身份证申领", "satisfied"), ("户口迁移登记", "basically_satisfied")]
+    finally:
+        again.close()
+
+
+def test_reminder_and_thanks_ask_for_voice_prompts(ui, tmp_path):
+    sounds = Sounds(0.5, folder=tmp_path / "no-sounds")      # files missing: logged, never raised
+    h = ui(sounds=sounds)
+    h.event("finish", "A041")
+    h.advance(31)
+    h.tap(h.rating_button("satisfied"))
+    assert sounds.played == ["reminder", "thanks"]

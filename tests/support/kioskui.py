@@ -49,9 +49,9 @@ def ensure_window(size: tuple[int, int] = (1280, 800)):
 class UiHarness:
     def __init__(self, folder: Path, *, scale: int = 3, size: tuple[int, int] = (1280, 800),
                  window_id: str = "03", reasons: tuple[str, ...] | None = None,
-                 pin_hash: str | None = _PIN_HASH):
+                 pin_hash: str | None = _PIN_HASH, sounds=None, start=START):
         self.window = ensure_window(size)
-        self.t = START
+        self.t = start
         self.outbox = Outbox(Path(folder) / "outbox", "tab-03")
         self.journal = Journal(Path(folder) / "kiosk-journal.json")
         self.done: list[tuple[str, int, int]] = []
@@ -60,8 +60,9 @@ class UiHarness:
                                 window_id=window_id, scale=scale, **kw)
         self.flow = KioskFlow(settings, self.outbox, self.journal,
                               lambda ticket, rated, unrated: self.done.append((ticket, rated, unrated)), self.t)
+        self.flow.resume(self.t)      # as run_app does: continue a journaled evaluation
         self.app = KioskApp(self.flow, now=lambda: self.t, outbox=self.outbox, pin_hash=pin_hash,
-                            device_id="tab-03", version="test", tick_s=3600)
+                            device_id="tab-03", version="test", tick_s=3600, sounds=sounds)
         self.root = self.app.build()
         self.window.add_widget(self.root)
         self.pump()
