@@ -8,7 +8,9 @@ timeouts and the 300 ms carry-over guard are crossed without sleeping.
 """
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -16,6 +18,7 @@ from pathlib import Path
 from kiosk.ui.boot import configure_kivy
 
 _KIVY_HOME = tempfile.mkdtemp(prefix="kivy-home-")
+atexit.register(shutil.rmtree, _KIVY_HOME, True)
 configure_kivy(fullscreen=False, size=(1280, 800), offscreen=True, home=_KIVY_HOME,
                quiet=not os.environ.get("KIOSK_UI_LOG"))
 
