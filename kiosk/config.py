@@ -16,6 +16,7 @@ from hallcore.record import DEFAULT_BAD_REVIEW_REASONS, MAX_TEXT
 from hallcore.tablet import TabletConfig, load_tablet_file
 from kiosk import admin
 from kiosk.flow import FlowSettings
+from kiosk.sources import open_source
 
 # The font the UI ships (assets/fonts/, built by scripts/build_font.py): Simplified
 # Chinese, every character GBK encodes. A system font may be named instead.
@@ -38,6 +39,11 @@ class KioskConfig:
     def queue_table(self) -> Table:
         """A fresh [queue] Table for kiosk.sources.open_source(table, hall_id=, window_id=, config_dir=)."""
         return Table(self.queue, "queue", str(self.path))
+
+    def open_source(self):
+        """The ticket source [queue] names (kiosk.sources.TicketSource), validated, not started."""
+        return open_source(self.queue_table(), hall_id=self.tablet.hall_id, window_id=self.tablet.window_id,
+                           config_dir=self.tablet.config_dir)
 
 
 def _seconds(t: Table, name: str, default: float, low: float, high: float) -> float:
@@ -90,9 +96,10 @@ def kiosk_tables(root: Table, tablet: TabletConfig, path: Path) -> KioskConfig:
 
     if not root.has("queue"):
         raise root.error("queue", "is missing", 'add a [queue] table with source = "mqtt" or "serial"')
-    queue = root.table("queue").data
-    return KioskConfig(path=path, tablet=tablet, flow=flow, fullscreen=fullscreen, font=font,
-                       audio=audio, volume=volume, pin_hash=pin_hash, queue=queue)
+    config = KioskConfig(path=path, tablet=tablet, flow=flow, fullscreen=fullscreen, font=font,
+                         audio=audio, volume=volume, pin_hash=pin_hash, queue=root.table("queue").data)
+    config.open_source()   # validates [queue] now (builds the source; nothing is opened or started)
+    return config
 
 
 def load_kiosk_config(path: str | Path) -> KioskConfig:

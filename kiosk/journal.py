@@ -22,7 +22,7 @@ from typing import Any
 
 from hallcore.fsutil import atomic_write_json, fsync_dir
 from hallcore.record import UNRATED_REASONS, parse_time
-from kiosk.events import EVENT_KINDS, Matter, TicketEvent
+from kiosk.events import EventError, TicketEvent, build_event, event_to_json
 
 log = logging.getLogger(__name__)
 
@@ -98,21 +98,17 @@ class OpenEvaluation:
 
 
 def _event_dict(ev: TicketEvent) -> dict[str, Any]:
-    d = asdict(ev)
-    d["matters"] = [[m.code, m.name] for m in ev.matters]
-    d["ts"] = ev.ts.isoformat() if ev.ts else None
-    return d
+    """A waiting event as the queue system sent it (DESIGN.md section 4 JSON)."""
+    return json.loads(event_to_json(ev))
 
 
 def _event_from_dict(d: Any) -> TicketEvent:
+    if not isinstance(d, dict):
+        raise JournalError(f"queued ticket event is malformed: {d!r:.80}")
     try:
-        ev = TicketEvent(**{**d, "matters": tuple(Matter(c, n) for c, n in d["matters"]),
-                            "ts": parse_time(d["ts"]) if d["ts"] else None})
-    except (KeyError, TypeError, ValueError) as e:
+        return build_event(d, window=None)
+    except EventError as e:
         raise JournalError(f"queued ticket event is malformed: {e}") from None
-    if ev.kind not in EVENT_KINDS or not isinstance(ev.ticket, str):
-        raise JournalError(f"queued ticket event has kind {ev.kind!r}")
-    return ev
 
 
 @dataclass

@@ -39,7 +39,7 @@ def test_state_survives_the_round_trip_through_json_on_disk(tmp_path):
     (lambda d: d["open"]["matters"].append({"code": "x"}), "incomplete"),
     (lambda d: d["open"].update(closing="bored"), "unrated reason"),
     (lambda d: d["open"].pop("ticket"), "incomplete"),
-    (lambda d: d["pending"][0].update(kind="ring"), "kind"),
+    (lambda d: d["pending"][0].update(event="ring"), "unknown event"),
     (lambda d: d["pending"].append([1, 2]), "malformed"),
     (lambda d: d.update(done="A021"), "list of strings"),
 ])

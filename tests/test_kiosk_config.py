@@ -80,11 +80,21 @@ def test_kiosk_values_reach_the_flow(tmp_path):
     ({"admin.pin": "1234"}, "admin.pin", "check the spelling"),
     ({"queue": DROP}, "queue", 'source = "mqtt" or "serial"'),
     ({"device.region_code": "4309"}, "device.region_code", "430922"),
+    ({"queue.source": "pigeon"}, "queue.source", "use one of: mqtt, serial"),
+    ({"queue.mqtt.host": DROP}, "queue.mqtt.host", "add `host"),
+    ({"queue.mqtt.port": 70000}, "queue.mqtt.port", "from 1 to 65535"),
+    ({"queue.source": "serial"}, "queue.serial.port", "add `port"),
 ])
 def test_each_bad_value_names_its_key_and_the_fix(tmp_path, changes, key, fix):
     with pytest.raises(ConfigError) as e:
         load(tmp_path, changes)
     assert e.value.key == key and fix in str(e.value)
+
+
+def test_a_serial_queue_with_a_vendor_profile_loads(tmp_path):
+    c = load(tmp_path, {"queue.source": "serial", "queue.serial.port": "/dev/ttyUSB0",
+                        "queue.serial.profile": str(CONFIG / "profiles" / "xunhu-csv.toml")})
+    assert c.open_source().settings.port == "/dev/ttyUSB0"
 
 
 def test_agent_tables_are_left_to_the_agent(tmp_path):
