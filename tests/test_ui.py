@@ -243,10 +243,10 @@ def test_an_evaluation_open_at_a_crash_is_shown_again_at_start(tmp_path):
         again.close()
 
 
-def test_reminder_and_thanks_ask_for_voice_prompts(ui, tmp_path):
+def test_first_question_reminder_and_thanks_ask_for_voice_prompts(ui, tmp_path):
     sounds = Sounds(0.5, folder=tmp_path / "no-sounds")      # files missing: logged, never raised
     h = ui(sounds=sounds)
     h.event("finish", "A041")
     h.advance(31)
     h.tap(h.rating_button("satisfied"))
-    assert sounds.played == ["reminder", "thanks"]
+    assert sounds.played == ["rate", "reminder", "thanks"]

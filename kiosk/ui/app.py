@@ -240,6 +240,7 @@ class KioskApp(App):
         self._pin_message = ""
         self._serial: int | None = None
         self._reminder = False
+        self._last_screen = ""
         self._exiting = False
         self._tick_event = None
         self.rendered = 0              # screens rendered (bench, soak)
@@ -312,6 +313,10 @@ class KioskApp(App):
                 sm.current = v.screen
         banner = self.root.ids.reminder
         banner.active = v.reminder and sm.current not in ADMIN_SCREENS
+        if (self.sounds is not None and v.screen == "rating" and v.matter_index == 1
+                and self._last_screen != "rating"):
+            self.sounds.play("rate")        # a new ticket's first question
+        self._last_screen = v.screen
         if v.reminder and not self._reminder and self.sounds is not None:
             self.sounds.play("reminder")
         if v.screen == "thanks" and self.sounds is not None and sm.current == "thanks":
