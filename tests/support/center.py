@@ -195,6 +195,16 @@ class RunningCenter:
         finally:
             engine.dispose()
 
+    def scalar(self, sql: str) -> Any:
+        """One value from the center's database, e.g. "SELECT count(*) FROM cases"."""
+        from sqlalchemy import create_engine, text
+        engine = create_engine(self.database)
+        try:
+            with engine.connect() as conn:
+                return conn.execute(text(sql)).scalar()
+        finally:
+            engine.dispose()
+
     def add_device(self, device_id: str, hall_id: str = "taojiang", window_id: str = "03") -> str:
         """Enroll another tablet; returns its token."""
         from center.config import load_config
@@ -216,19 +226,20 @@ def write_config(folder: Path, database: str, **alerts: Any) -> Path:
     return path
 
 
-def start_center(folder: Path, device_id: str = "tab-03") -> RunningCenter:
-    """Migrate a SQLite center in `folder`, enroll `device_id`, start the server."""
+def start_center(folder: Path, device_id: str = "tab-03", database: str | None = None,
+                 **alerts: Any) -> RunningCenter:
+    """Migrate a center in `folder` (SQLite there unless `database` is a URL),
+    enroll `device_id`, start the server."""
     from center.config import load_config
     from center.service import Center
     folder.mkdir(parents=True, exist_ok=True)
-    db_file = folder / "center.sqlite3"
-    cfg_path = write_config(folder, str(db_file))
+    cfg_path = write_config(folder, database or str(folder / "center.sqlite3"), **alerts)
     c = Center(load_config(cfg_path))
     c.migrate()
     token = c.add_device(device_id, "taojiang", "03")
+    url = c.cfg.database
     c.engine.dispose()
-    rc = RunningCenter(cfg_path, f"sqlite:///{db_file}", free_port(), device_id, token,
-                       folder / "center.log")
+    rc = RunningCenter(cfg_path, url, free_port(), device_id, token, folder / "center.log")
     rc.start()
     return rc
 
