@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from center.api import create_app
 from center.db import cases, devices, records
-from tests.support.center import CST, Clock, db_url, make_center, make_vote, pg_url  # noqa: F401
+from support.center import CST, Clock, db_url, make_center, make_vote, pg_url  # noqa: F401
 
 NOW = datetime(2026, 11, 27, 15, 5, tzinfo=CST)
 

@@ -5,7 +5,7 @@ import threading
 import pytest
 import requests
 
-from tests.support.center import make_vote, pg_url, start_center  # noqa: F401
+from support.center import make_vote, pg_url, start_center  # noqa: F401
 
 CLIENTS = 6
 RECORDS = 300
