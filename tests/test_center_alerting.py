@@ -1,8 +1,6 @@
 """Alerts to an MQTT topic through a real mosquitto (center/alerting.py):
 delivered when the broker is up, kept and retried while it is down."""
-import getpass
 import json
-import subprocess
 import threading
 import time
 from datetime import datetime
@@ -13,43 +11,16 @@ import pytest
 from center.alerting import deliver_pending
 from center.config import AlertConfig
 from center.ingest import ingest
-from support.center import CST, Clock, free_port, make_center, make_vote
+from support.center import CST, Clock, make_center, make_vote
+from support.mosquitto import Mosquitto
 
 TOPIC = "hall/center/alerts"
 
 
-class Broker:
-    """Debian's mosquitto on a free loopback port (stopped at teardown)."""
-
-    def __init__(self, folder, port):
-        self.port = port
-        self.conf = folder / "mosquitto.conf"
-        self.conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\n"
-                             f"user {getpass.getuser()}\n")
-        self.proc = None
-
-    def start(self):
-        self.proc = subprocess.Popen(["/usr/sbin/mosquitto", "-c", str(self.conf)],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for _ in range(100):
-            try:
-                c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
-                c.connect("127.0.0.1", self.port)
-                c.disconnect()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("mosquitto did not start")
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(10)
-
-
 @pytest.fixture
 def broker(tmp_path):
-    b = Broker(tmp_path, free_port())
+    """Not started: the test starts it after a first failed delivery."""
+    b = Mosquitto(tmp_path / "mosquitto")
     yield b
     b.stop()
 

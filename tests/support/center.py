@@ -27,6 +27,8 @@ import pytest
 
 from hallcore.record import new_record
 
+from .mosquitto import free_port  # noqa: F401  (one free-port helper for all fixtures)
+
 CST = timezone(timedelta(hours=8))
 PG_ADMIN = os.environ.get("HALL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 REPO = Path(__file__).resolve().parents[2]
@@ -123,12 +125,6 @@ def make_center(db: str, tmp_path: Path, *, clock=None, senders=None, **cfg_over
 
 
 # ------------------------------------------------------------------ the real server
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 @dataclass
 class RunningCenter:
