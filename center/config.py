@@ -30,6 +30,7 @@ class CenterConfig:
     host: str = "127.0.0.1"
     port: int = 8080
     session_secret_file: Path | None = None
+    secure_cookies: bool = False         # true when the dashboard is served over HTTPS
     max_batch: int = 500
     max_body_bytes: int = 2 * 1024 * 1024
     clock_skew_warn_s: int = 120
@@ -92,6 +93,7 @@ def load_config(path: str | Path) -> CenterConfig:
         host=c.str("host", "127.0.0.1"),
         port=c.int("port", 8080, min=1, max=65535),
         session_secret_file=c.path("session_secret_file", "center-session.key", base=base),
+        secure_cookies=c.bool("secure_cookies", False),
         max_batch=c.int("max_batch", 500, min=1, max=10000),
         max_body_bytes=c.int("max_body_bytes", 2 * 1024 * 1024, min=1024, max=64 * 1024 * 1024),
         clock_skew_warn_s=c.int("clock_skew_warn_s", 120, min=1),

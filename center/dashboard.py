@@ -88,7 +88,7 @@ def _period(start: str | None, end: str | None, today: date) -> tuple[date, date
 def mount_dashboard(app: FastAPI, center) -> None:
     app.add_middleware(SessionMiddleware, secret_key=session_secret(center.cfg.session_secret_file),
                        session_cookie="hall_center", max_age=12 * 3600, same_site="strict",
-                       https_only=False)
+                       https_only=center.cfg.secure_cookies)
 
     def user(request: Request) -> Actor:
         name = request.session.get("user")
