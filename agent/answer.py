@@ -18,6 +18,7 @@ AUTH = "auth"          # 401/403: stop sending, raise an alert
 SHRINK = "shrink"      # 413: the batch was too big, retry with a smaller one
 
 NETWORK_ERRORS = ("timeout", "refused", "dns", "tls", "connection")
+# "token": the token file is missing or empty, treated like a 401 (stop, alert)
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,8 @@ def _malformed(why: str) -> Outcome:
 
 def classify(reply: Reply, sent_ids: Sequence[str]) -> Outcome:
     """Decide what the reply to a batch of `sent_ids` means."""
+    if reply.status is None and reply.error == "token":
+        return Outcome(AUTH, problem=f"device token unusable: {reply.detail}")
     if reply.status is None:
         kind = reply.error or "connection"
         return Outcome(BACKOFF, problem=f"{kind}: {reply.detail}".rstrip(": "))

@@ -2,7 +2,7 @@
 from datetime import datetime, timedelta
 
 from agent.alerts import OVERDUE, WARNING, deadline_alerts
-from tests.support.records import CST, make_record
+from support.outbox_records import CST, vote
 
 VOTE = datetime(2026, 11, 27, 15, 0, tzinfo=CST)          # Friday
 DUE = datetime(2026, 12, 1, 17, 30, tzinfo=CST)           # Tuesday 17:30
@@ -10,7 +10,7 @@ BEFORE = timedelta(hours=4)
 
 
 def bad():
-    return make_record(bad=True, voted_at=VOTE, due_at=DUE, seq=1)
+    return vote(0, bad=True, prompted_at=VOTE, voted_at=VOTE, due_at=DUE)
 
 
 def test_no_alert_while_the_deadline_is_far():
@@ -33,7 +33,7 @@ def test_each_alert_is_raised_once():
 
 
 def test_ordinary_records_never_alert():
-    rec = make_record(voted_at=VOTE, seq=2)
+    rec = vote(1, prompted_at=VOTE, voted_at=VOTE)
     assert deadline_alerts([(rec, "pending")], DUE + timedelta(days=30), BEFORE) == []
 
 

@@ -68,3 +68,8 @@ def test_malformed_200_answer_backs_off_and_acknowledges_nothing(body):
     assert out.action == BACKOFF
     assert out.acknowledge == () and out.quarantine == ()
     assert "malformed" in out.problem
+
+
+def test_unusable_token_file_stops_sending_like_an_auth_refusal():
+    out = classify(Reply(None, error="token", detail="token file /x missing"), IDS)
+    assert out.action == AUTH and "token" in out.problem

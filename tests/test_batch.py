@@ -2,24 +2,24 @@
 import pytest
 
 from agent.batch import encoded_size, select_batch
-from tests.support.records import make_record
+from support.outbox_records import vote
 
 
 def test_bad_reviews_go_alone_ahead_of_an_older_backlog():
-    backlog = [make_record(seq=i) for i in range(1, 301)]
-    bad = make_record(bad=True, seq=301)
+    backlog = [dict(vote(i), seq=i) for i in range(1, 301)]
+    bad = dict(vote(301, bad=True), seq=301)
     batch = select_batch(backlog + [bad], limit=500)
     assert [r["id"] for r in batch] == [bad["id"]]
 
 
 def test_ordinary_records_oldest_first_bounded_by_count():
-    recs = [make_record(seq=i) for i in range(1, 21)]
+    recs = [dict(vote(i), seq=i) for i in range(1, 21)]
     batch = select_batch(recs, limit=7)
     assert [r["seq"] for r in batch] == list(range(1, 8))
 
 
 def test_batch_bounded_by_encoded_bytes():
-    recs = [make_record(seq=i) for i in range(1, 51)]
+    recs = [dict(vote(i), seq=i) for i in range(1, 51)]
     one = encoded_size(recs[0])
     batch = select_batch(recs, limit=500, max_bytes=256 + one * 10 + 5)
     assert 1 <= len(batch) <= 10
@@ -27,11 +27,11 @@ def test_batch_bounded_by_encoded_bytes():
 
 
 def test_a_single_oversized_record_is_still_sent():
-    rec = make_record(seq=1)
+    rec = dict(vote(1), seq=1)
     assert select_batch([rec], max_bytes=10) == [rec]
 
 
 def test_nothing_pending_gives_an_empty_batch_and_limit_must_be_positive():
     assert select_batch([]) == []
     with pytest.raises(ValueError):
-        select_batch([make_record(seq=1)], limit=0)
+        select_batch([dict(vote(1), seq=1)], limit=0)
