@@ -229,7 +229,7 @@ class Agent:
 
     def write_status(self, force: bool = False) -> dict[str, Any]:
         now = self.mono()
-        if not force and now < self._status_due:
+        if not force and now < self._status_due and self._status.get("state") == self.state:
             return self._status
         self._status_due = now + STATUS_EVERY_S
         if self._counts_dirty or force or not self._status:
