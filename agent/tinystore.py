@@ -21,7 +21,7 @@ from typing import Any
 from tinydb import TinyDB
 from tinydb.storages import Storage
 
-from hallcore.fsutil import atomic_write_bytes, atomic_write_json, fsync_dir
+from hallcore.fsutil import atomic_write_bytes, atomic_write_json
 
 PREV_SUFFIX = ".prev"
 
@@ -108,10 +108,10 @@ def recover(path: Path) -> str | None:
             raise StoreDamaged(path, f"{damage.why}; no previous generation {prev.name} to recover from") from None
         except StoreDamaged as e:
             raise StoreDamaged(path, f"{damage.why}; previous generation is damaged too ({e.why})") from None
-        # Keep the damaged bytes for inspection, then restore the last good generation.
+        # Keep the damaged bytes for inspection, then restore the last good
+        # generation; `path` exists throughout, so a crash here changes nothing.
         damaged = path.with_name(path.name + ".damaged")
-        os.replace(path, damaged)
-        fsync_dir(path.parent)
+        atomic_write_bytes(damaged, path.read_bytes())
         atomic_write_bytes(path, raw)
         return (f"{path.name} was damaged ({damage.why}); restored from its previous generation "
                 f"{prev.name}; damaged copy kept as {damaged.name}; changes of its last write are lost")

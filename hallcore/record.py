@@ -100,6 +100,16 @@ def is_bad_review(record: Mapping[str, Any]) -> bool:
         return False
 
 
+def is_region_code(code: Any) -> bool:
+    """A 6-digit administrative division code (行政区划代码), e.g. 430922."""
+    return isinstance(code, str) and _REGION.fullmatch(code) is not None
+
+
+def is_mobile_phone(phone: Any) -> bool:
+    """An 11-digit mainland mobile number (the only call-back number a kiosk takes)."""
+    return isinstance(phone, str) and _MOBILE.fullmatch(phone) is not None
+
+
 def mask_phone(phone: str | None) -> str | None:
     """138****5678: how a call-back number is shown everywhere but the case view."""
     if not phone:
@@ -196,7 +206,7 @@ def validate_record(record: Any, *, require_seq: bool = True) -> list[FieldError
         pass
     elif not _int(seq) or seq < 1:
         bad("seq", "an integer >= 1 assigned by the outbox")
-    if not isinstance(r.get("region_code"), str) or not _REGION.match(r["region_code"]):
+    if not is_region_code(r.get("region_code")):
         bad("region_code", "a 6-digit administrative division code such as 430922")
     for f in ("hall_id", "window_id"):
         if not _text(r.get(f), limit=64):
@@ -268,7 +278,7 @@ def validate_record(record: Any, *, require_seq: bool = True) -> list[FieldError
         if r.get("comment") is not None and not _text(r.get("comment"), empty=True, limit=MAX_COMMENT):
             bad("comment", f"null or text of at most {MAX_COMMENT} characters")
         phone = r.get("contact_phone")
-        if phone is not None and not (isinstance(phone, str) and _MOBILE.match(phone)):
+        if phone is not None and not is_mobile_phone(phone):
             bad("contact_phone", "null or an 11-digit mobile number starting with 1")
         if parse_time(r.get("due_at")) is None:
             bad("due_at", "the 2-working-day deadline, an ISO 8601 time with offset")

@@ -1,0 +1,148 @@
+"""Bad-review cases in the database: opening them at ingest, applying staff
+actions (rules in center/cases.py), the deadline check that sends the
+due-day reminder and escalates overdue cases (交办督办), and the log."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any, Mapping
+
+from sqlalchemy import func, insert, select, update
+
+from hallcore.record import parse_time
+
+from . import alerting
+from .cases import (
+    ACTION_LABELS, RUNNING_STATES, Actor, CaseError, CaseView, apply, due_alerts,
+)
+from .db import case_log, cases, daily_stats, records
+from .hallclock import HALL_TZ, from_db, show, to_db
+
+SYSTEM = Actor("系统", "system")
+
+
+def _log(conn, case_id: int, now: datetime, actor: str, action: str,
+         from_state: str | None, to_state: str | None, note: str | None = None) -> None:
+    conn.execute(insert(case_log).values(case_id=case_id, at=to_db(now), actor=actor, action=action,
+                                         from_state=from_state, to_state=to_state, note=note))
+
+
+def _alert_payload(rec: Mapping[str, Any], due_at: datetime) -> dict[str, Any]:
+    return {"record_id": rec["id"], "hall_id": rec["hall_id"], "window_id": rec["window_id"],
+            "staff_id": rec["staff_id"], "staff_name": rec["staff_name"],
+            "matter_name": rec["matter_name"], "reasons": rec.get("reasons") or [],
+            "due_at": due_at.astimezone(HALL_TZ).isoformat(timespec="seconds")}
+
+
+def open_case(conn, center, rec: Mapping[str, Any], row: Mapping[str, Any], now: datetime) -> int:
+    """A new case for a freshly stored bad review, due by the center's calendar."""
+    voted_at = parse_time(rec["voted_at"])
+    due = center.deadlines.handling(voted_at.astimezone(HALL_TZ))
+    tablet_due = parse_time(rec.get("due_at"))
+    case_id = conn.execute(insert(cases).values(
+        record_id=rec["id"], hall_id=rec["hall_id"], window_id=rec["window_id"],
+        department=row["department"], staff_id=rec["staff_id"], matter_code=rec["matter_code"],
+        state="new",
+        voted_at=to_db(voted_at), due_at=to_db(due.due_at), calendar_verified=due.verified,
+        tablet_due_at=to_db(tablet_due) if tablet_due else None, appeal="none",
+        due_alerted=False, escalated=False, updated_at=to_db(now)).returning(cases.c.id)).scalar_one()
+    note = None if due.verified else "节假日数据缺失，期限按周一至周五计算，未经核验"
+    _log(conn, case_id, now, SYSTEM.name, "open", None, "new", note)
+    alerting.enqueue(conn, center.cfg.alerts, "new_case", case_id, _alert_payload(rec, due.due_at), now)
+    return case_id
+
+
+def case_view(row) -> CaseView:
+    return CaseView(state=row.state, window_id=row.window_id, due_at=from_db(row.due_at),
+                    appeal=row.appeal, feedback=row.feedback, handled_at=from_db(row.handled_at))
+
+
+def load_case(conn, case_id: int):
+    return conn.execute(
+        select(cases, records.c.body).join(records, records.c.id == cases.c.record_id)
+        .where(cases.c.id == case_id)).first()
+
+
+def act(center, case_id: int, action: str, actor: Actor, *, note: str | None = None,
+        feedback: str | None = None, claim: str | None = None) -> None:
+    """Apply a staff action; raises CaseError (shown to the user) or KeyError."""
+    now = center.clock()
+    with center.engine.begin() as conn:
+        row = load_case(conn, case_id)
+        if row is None:
+            raise KeyError(case_id)
+        coord = center.deadlines.coordination(from_db(row.voted_at)).due_at
+        ch = apply(case_view(row), action, actor, now=now, note=note, feedback=feedback,
+                   claim=claim, coordination_due=coord)
+        values = {k: (to_db(v) if isinstance(v, datetime) else v) for k, v in ch.updates.items()}
+        values["updated_at"] = to_db(now)
+        conn.execute(update(cases).where(cases.c.id == case_id).values(**values))
+        if ch.extra.get("exclude_from_scores"):
+            _exclude_from_scores(conn, row.body, row.department)
+        note_text = ch.note
+        if action == "coordinate":
+            note_text = f"{ch.note}（协调办理期限 {show(coord)}）"
+        _log(conn, case_id, now, actor.name, action, ch.from_state, ch.to_state, note_text)
+
+
+def _exclude_from_scores(conn, rec: Mapping[str, Any], department: str) -> None:
+    """An upheld appeal: the bad review stays stored but leaves the scores."""
+    at = parse_time(rec.get("voted_at"))
+    conn.execute(update(daily_stats).where(
+        daily_stats.c.day == at.astimezone(HALL_TZ).date(), daily_stats.c.department == department,
+        daily_stats.c.window_id == rec["window_id"],
+        daily_stats.c.staff_id == rec["staff_id"], daily_stats.c.staff_name == rec["staff_name"],
+        daily_stats.c.matter_code == rec["matter_code"],
+        daily_stats.c.matter_name == rec["matter_name"],
+    ).values(excluded=daily_stats.c.excluded + 1))
+
+
+def check_deadlines(center) -> dict[str, int]:
+    """Send the due-day reminder and escalate overdue cases; idempotent."""
+    now = center.clock()
+    local_now = now.astimezone(HALL_TZ)
+    horizon = to_db(now + timedelta(days=1))
+    counts = {"due_today": 0, "escalate": 0}
+    with center.engine.begin() as conn:
+        rows = conn.execute(
+            select(cases, records.c.body).join(records, records.c.id == cases.c.record_id)
+            .where(cases.c.state.in_(RUNNING_STATES), cases.c.due_at <= horizon)
+            .order_by(cases.c.id)).all()
+        for row in rows:
+            due = from_db(row.due_at)
+            for kind in due_alerts(row.state, due.astimezone(HALL_TZ), due_alerted=row.due_alerted,
+                                   escalated=row.escalated, now=local_now,
+                                   morning=center.cfg.alerts.morning):
+                flag = {"due_today": "due_alerted", "escalate": "escalated"}[kind]
+                conn.execute(update(cases).where(cases.c.id == row.id).values(
+                    **{flag: True, "updated_at": to_db(now)}))
+                note = f"期限 {show(due)}" + ("，已提交中心督办" if kind == "escalate" else "")
+                _log(conn, row.id, now, SYSTEM.name, kind, row.state, row.state, note)
+                payload = _alert_payload(row.body, due)
+                if kind == "escalate":
+                    payload["to"] = "supervisor"
+                alerting.enqueue(conn, center.cfg.alerts, kind, row.id, payload, now)
+                counts[kind] += 1
+    return counts
+
+
+def tick(center) -> dict[str, int]:
+    """One round of the background worker: deadlines, then the alert outbox."""
+    out = check_deadlines(center)
+    out.update(alerting.deliver_pending(center))
+    return out
+
+
+def case_log_rows(conn, case_id: int) -> list[dict[str, Any]]:
+    rows = conn.execute(select(case_log).where(case_log.c.case_id == case_id)
+                        .order_by(case_log.c.id)).all()
+    return [{"at": show(from_db(r.at)), "actor": r.actor,
+             "action": ACTION_LABELS.get(r.action, r.action), "from": r.from_state,
+             "to": r.to_state, "note": r.note or ""} for r in rows]
+
+
+def open_case_count(conn) -> int:
+    return conn.execute(select(func.count()).select_from(cases)
+                        .where(cases.c.state != "closed")).scalar_one()
+
+
+__all__ = ["CaseError", "SYSTEM", "act", "check_deadlines", "open_case", "tick"]

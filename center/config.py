@@ -1,0 +1,108 @@
+"""The center's own TOML config (config/center.example.toml documents every key).
+
+Read once at start; a bad value names its key and the fix (hallcore.config),
+and `hall-center` exits non-zero instead of starting half configured.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import time
+from pathlib import Path
+
+from hallcore.config import ConfigError, Table, load_toml
+
+
+@dataclass(frozen=True)
+class AlertConfig:
+    morning: time = time(8, 30)          # the "due today" reminder goes out from here
+    webhook_url: str | None = None
+    mqtt_host: str | None = None
+    mqtt_port: int = 1883
+    mqtt_topic: str = "hall/center/alerts"
+    retry_first_s: int = 30              # an undeliverable alert is retried, doubling, up to retry_max_s
+    retry_max_s: int = 3600
+    tick_s: int = 30                     # how often deadlines are checked and the alert outbox is drained
+
+
+@dataclass(frozen=True)
+class CenterConfig:
+    database: str                        # SQLAlchemy URL (sqlite:///… or postgresql+psycopg://…)
+    host: str = "127.0.0.1"
+    port: int = 8080
+    session_secret_file: Path | None = None
+    max_batch: int = 500
+    max_body_bytes: int = 2 * 1024 * 1024
+    clock_skew_warn_s: int = 120
+    closing: time = time(17, 30)
+    holiday_file: Path | None = None
+    departments: dict[str, str] = field(default_factory=dict)   # window_id -> 部门
+    alerts: AlertConfig = field(default_factory=AlertConfig)
+
+    def department(self, window_id: str) -> str:
+        return self.departments.get(window_id, "未分配部门")
+
+
+def database_url(value: str, base: Path) -> str:
+    """A file path means embedded SQLite; anything with :// is a SQLAlchemy URL."""
+    if "://" in value:
+        if value.startswith("postgresql://"):
+            return "postgresql+psycopg://" + value[len("postgresql://"):]
+        return value
+    p = Path(value)
+    if not p.is_absolute():
+        p = base / p
+    return f"sqlite:///{p}"
+
+
+def _clock(t: Table, name: str, default: time) -> time:
+    raw = t.str(name, default.strftime("%H:%M"))
+    try:
+        return time.fromisoformat(raw)
+    except ValueError:
+        raise t.error(name, f"{raw!r} is not a time of day", 'write it as "HH:MM", e.g. "17:30"') from None
+
+
+def load_config(path: str | Path) -> CenterConfig:
+    path = Path(path)
+    data = load_toml(path)
+    base = path.resolve().parent
+    root = Table(data, source=str(path))
+    c = root.table("center")
+    a = root.table("alerts")
+    d = root.table("departments")
+    for k, v in d.data.items():
+        if not isinstance(v, str) or not v.strip():
+            raise d.error(k, f"expected a department name, got {v!r}", '"03" = "不动产登记"')
+        d._read.add(k)
+    url = a.str("webhook_url", "", empty=True) or None
+    if url and not url.startswith(("http://", "https://")):
+        raise a.error("webhook_url", f"{url!r} is not an http(s) URL", 'e.g. "https://ops.example/hook"')
+    alerts = AlertConfig(
+        morning=_clock(a, "morning", time(8, 30)),
+        webhook_url=url,
+        mqtt_host=a.str("mqtt_host", "", empty=True) or None,
+        mqtt_port=a.int("mqtt_port", 1883, min=1, max=65535),
+        mqtt_topic=a.str("mqtt_topic", "hall/center/alerts"),
+        retry_first_s=a.int("retry_first_s", 30, min=1, max=86400),
+        retry_max_s=a.int("retry_max_s", 3600, min=1, max=7 * 86400),
+        tick_s=a.int("tick_s", 30, min=1, max=3600),
+    )
+    cfg = CenterConfig(
+        database=database_url(c.str("database"), base),
+        host=c.str("host", "127.0.0.1"),
+        port=c.int("port", 8080, min=1, max=65535),
+        session_secret_file=c.path("session_secret_file", "center-session.key", base=base),
+        max_batch=c.int("max_batch", 500, min=1, max=10000),
+        max_body_bytes=c.int("max_body_bytes", 2 * 1024 * 1024, min=1024, max=64 * 1024 * 1024),
+        clock_skew_warn_s=c.int("clock_skew_warn_s", 120, min=1),
+        closing=_clock(c, "closing", time(17, 30)),
+        holiday_file=c.path("holiday_file", None, base=base, must_exist=True),
+        departments=dict(d.data),
+        alerts=alerts,
+    )
+    for t in (root, c, a):
+        t.reject_unknown()
+    return cfg
+
+
+__all__ = ["AlertConfig", "CenterConfig", "ConfigError", "database_url", "load_config"]

@@ -1,0 +1,186 @@
+"""The center's tables, the engine, and running the shipped Alembic migrations.
+
+SQLAlchemy Core tables (no ORM): ingest and statistics are set-based SQL.
+Times are stored as naive UTC; center/timefmt.py turns them into hall time.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import (
+    JSON, BigInteger, Boolean, Column, Date, DateTime, ForeignKey, Index, Integer,
+    MetaData, String, Table, Text, UniqueConstraint, create_engine, event,
+)
+from sqlalchemy.engine import Engine
+
+metadata = MetaData()
+
+devices = Table(
+    "devices", metadata,
+    Column("device_id", String(64), primary_key=True),
+    Column("hall_id", String(64), nullable=False),
+    Column("window_id", String(64), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", DateTime, nullable=False),
+    # seq bookkeeping maintained at ingest: missing = max_seq - record_count
+    Column("record_count", BigInteger, nullable=False, default=0),
+    Column("max_seq", BigInteger, nullable=False, default=0),
+    Column("last_post_at", DateTime),
+    Column("rejected_count", BigInteger, nullable=False, default=0),
+    Column("heartbeat_at", DateTime),
+    Column("heartbeat", JSON),
+    Column("clock_skew_s", Integer),
+)
+
+records = Table(
+    "records", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("device_id", String(64), nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("region_code", String(6), nullable=False),
+    Column("hall_id", String(64), nullable=False),
+    Column("window_id", String(64), nullable=False),
+    Column("department", String(200), nullable=False),
+    Column("staff_id", String(200), nullable=False),
+    Column("staff_name", String(200), nullable=False),
+    Column("matter_code", String(200), nullable=False),
+    Column("matter_name", String(200), nullable=False),
+    Column("result", String(8), nullable=False),
+    Column("satisfaction_code", Integer),
+    Column("bad", Boolean, nullable=False),
+    Column("day", Date, nullable=False),             # hall-local day of the vote (or prompt)
+    Column("at", DateTime, nullable=False),          # voted_at (or prompted_at), UTC
+    Column("received_at", DateTime, nullable=False),
+    Column("body", JSON, nullable=False),             # the record exactly as the tablet sent it
+    Index("ix_records_day", "day"),
+    Index("ix_records_device_seq", "device_id", "seq"),
+)
+
+# One row per (day, department, window, staff, matter): what the statistics
+# page reads, so its cost does not grow with the number of records.
+daily_stats = Table(
+    "daily_stats", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("day", Date, nullable=False),
+    Column("department", String(200), nullable=False),
+    Column("window_id", String(64), nullable=False),
+    Column("staff_id", String(200), nullable=False),
+    Column("staff_name", String(200), nullable=False),
+    Column("matter_code", String(200), nullable=False),
+    Column("matter_name", String(200), nullable=False),
+    Column("total", BigInteger, nullable=False, default=0),
+    Column("rated", BigInteger, nullable=False, default=0),
+    Column("good", BigInteger, nullable=False, default=0),
+    Column("bad", BigInteger, nullable=False, default=0),
+    Column("excluded", BigInteger, nullable=False, default=0),   # bad reviews upheld on appeal
+    UniqueConstraint("day", "department", "window_id", "staff_id", "staff_name",
+                     "matter_code", "matter_name", name="uq_daily_stats_key"),
+)
+
+cases = Table(
+    "cases", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("record_id", String(36), ForeignKey("records.id"), nullable=False, unique=True),
+    Column("hall_id", String(64), nullable=False),
+    Column("window_id", String(64), nullable=False),
+    Column("department", String(200), nullable=False),
+    Column("staff_id", String(200), nullable=False),
+    Column("matter_code", String(200), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("voted_at", DateTime, nullable=False),
+    Column("due_at", DateTime, nullable=False),            # current deadline (2 or 7 working days)
+    Column("calendar_verified", Boolean, nullable=False),
+    Column("tablet_due_at", DateTime),                     # what the tablet computed, kept for comparison
+    Column("feedback", Text),
+    Column("handled_at", DateTime),
+    Column("closed_at", DateTime),
+    Column("on_time", Boolean),
+    Column("appeal", String(16), nullable=False, default="none"),
+    Column("appeal_claim", String(16)),
+    Column("appeal_note", Text),
+    Column("due_alerted", Boolean, nullable=False, default=False),
+    Column("escalated", Boolean, nullable=False, default=False),
+    Column("updated_at", DateTime, nullable=False),
+    Index("ix_cases_state_due", "state", "due_at"),
+    Index("ix_cases_window", "window_id"),
+    Index("ix_cases_voted", "voted_at"),
+)
+
+case_log = Table(
+    "case_log", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("case_id", Integer, ForeignKey("cases.id"), nullable=False, index=True),
+    Column("at", DateTime, nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("from_state", String(16)),
+    Column("to_state", String(16)),
+    Column("note", Text),
+)
+
+# Outbox of alerts: a row per (alert, channel) until delivered; retried with backoff.
+alerts = Table(
+    "alerts", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("case_id", Integer, ForeignKey("cases.id"), index=True),
+    Column("kind", String(16), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", DateTime, nullable=False),
+    Column("delivered_at", DateTime),
+    Column("last_error", Text),
+    Index("ix_alerts_pending", "delivered_at", "next_attempt_at"),
+)
+
+users = Table(
+    "users", metadata,
+    Column("name", String(64), primary_key=True),
+    Column("role", String(16), nullable=False),
+    Column("window_id", String(64)),
+    Column("password_hash", String(256), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+)
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        _sqlite_write_locks(engine)
+        return engine
+    return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+
+
+def _sqlite_write_locks(engine: Engine) -> None:
+    """WAL for concurrent readers; BEGIN IMMEDIATE so two writers queue on
+    the busy timeout instead of one failing when it upgrades a read lock."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the database to the newest schema with the migrations shipped in
+    center/migrations (run at `serve` and by the tests)."""
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")

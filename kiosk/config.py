@@ -1,0 +1,102 @@
+"""The kiosk's view of the tablet's TOML file (DESIGN.md section 6).
+
+`load_kiosk_config(path)` reads the shared tables (hallcore.tablet), then
+[kiosk], [admin] and [queue]; any bad key or value raises ConfigError naming
+the key and the fix, so `hall-kiosk --config FILE` exits before showing a
+half-configured screen. config/example.toml documents every key.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hallcore.config import Table
+from hallcore.record import DEFAULT_BAD_REVIEW_REASONS, MAX_TEXT
+from hallcore.tablet import TabletConfig, load_tablet_file
+from kiosk import admin
+from kiosk.flow import FlowSettings
+
+# The font the UI ships (assets/fonts/, built by scripts/build_font.py): Simplified
+# Chinese, every character GBK encodes. A system font may be named instead.
+DEFAULT_FONT = Path(__file__).resolve().parent.parent / "assets" / "fonts" / "NotoSansSC-Hall-Regular.otf"
+MAX_REASONS = 20   # what a record may carry (hallcore.record)
+
+
+@dataclass(frozen=True)
+class KioskConfig:
+    path: Path
+    tablet: TabletConfig           # device, office, storage (shared with the agent)
+    flow: FlowSettings             # everything the evaluation flow decides with
+    fullscreen: bool
+    font: Path
+    audio: bool
+    volume: float                  # 0.0 .. 1.0
+    pin_hash: str | None           # None: the admin screen cannot be opened
+    queue: dict[str, Any]          # the raw [queue] table, see queue_table()
+
+    def queue_table(self) -> Table:
+        """A fresh [queue] Table for kiosk.sources.open_source(table, hall_id=, window_id=, config_dir=)."""
+        return Table(self.queue, "queue", str(self.path))
+
+
+def _seconds(t: Table, name: str, default: float, low: float, high: float) -> float:
+    return t.float(name, default, min=low, max=high)
+
+
+def _reasons(k: Table) -> tuple[str, ...]:
+    reasons = k.str_list("reasons", list(DEFAULT_BAD_REVIEW_REASONS))
+    if not 1 <= len(reasons) <= MAX_REASONS:
+        raise k.error("reasons", f"has {len(reasons)} entries", f"list 1 to {MAX_REASONS} reasons")
+    if len(set(reasons)) != len(reasons):
+        raise k.error("reasons", "lists a reason twice", "remove the duplicate")
+    long = next((r for r in reasons if len(r) > MAX_TEXT), None)
+    if long is not None:
+        raise k.error("reasons", f"{long[:20]!r}... is longer than {MAX_TEXT} characters", "shorten it")
+    return tuple(reasons)
+
+
+def kiosk_tables(root: Table, tablet: TabletConfig, path: Path) -> KioskConfig:
+    k = root.table("kiosk")
+    scale = k.int("scale", 3, choices=(3, 5))
+    reasons = _reasons(k)
+    reminder = _seconds(k, "reminder_after_s", 30.0, 5, 600)
+    timeout = _seconds(k, "timeout_s", 60.0, 10, 1800)
+    if timeout <= reminder:
+        raise k.error("timeout_s", f"{timeout:g} is not longer than reminder_after_s ({reminder:g})",
+                      "the reminder must come before the timeout: raise timeout_s or lower reminder_after_s")
+    flow = FlowSettings(
+        device_id=tablet.device_id, region_code=tablet.region_code, hall_id=tablet.hall_id,
+        window_id=tablet.window_id, scale=scale, reasons=reasons,
+        reminder_after_s=reminder, timeout_s=timeout,
+        thanks_s=_seconds(k, "thanks_s", 3.0, 1, 30),
+        carry_over_guard_s=_seconds(k, "carry_over_guard_s", 0.3, 0, 2),
+        stale_after_s=_seconds(k, "stale_after_s", 600.0, 60, 86400),
+        closing=tablet.closing, calendar=tablet.calendar)
+    fullscreen = k.bool("fullscreen", True)
+    font = k.path("font", None, base=tablet.config_dir, must_exist=True) or DEFAULT_FONT
+    audio = k.bool("audio", True)
+    volume = k.float("volume", 0.8, min=0.0, max=1.0)
+    k.reject_unknown()
+
+    a = root.table("admin")
+    pin_hash = a.str("pin_hash", None)
+    if pin_hash is not None:
+        try:
+            admin.parse_pin_hash(pin_hash)
+        except ValueError as e:
+            raise a.error("pin_hash", str(e), "generate one with `hall-kiosk hash-pin` and paste it") from None
+    a.reject_unknown()
+
+    if not root.has("queue"):
+        raise root.error("queue", "is missing", 'add a [queue] table with source = "mqtt" or "serial"')
+    queue = root.table("queue").data
+    return KioskConfig(path=path, tablet=tablet, flow=flow, fullscreen=fullscreen, font=font,
+                       audio=audio, volume=volume, pin_hash=pin_hash, queue=queue)
+
+
+def load_kiosk_config(path: str | Path) -> KioskConfig:
+    """The whole kiosk configuration, validated; raises hallcore.config.ConfigError."""
+    path = Path(path)
+    root, tablet = load_tablet_file(path)
+    return kiosk_tables(root, tablet, path)
