@@ -49,7 +49,7 @@ def run(cfg) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     sender = Sender(cfg.center, cfg.device_id)
-    publisher = AlertPublisher(a.mqtt, cfg.device_id) if a.mqtt else None
+    publisher = AlertPublisher(a.mqtt) if a.mqtt else None
     try:
         Agent(outbox, sender, a, publisher=publisher).run(stop)
     finally:

@@ -2,7 +2,8 @@
 
     [center]        where records go: url, ca_file, token_file, timeouts
     [agent]         batching, heartbeat, backoff, alerts, status file, logs
-    [agent.mqtt]    optional: broker and topic for real-time bad-review alerts
+    [agent.mqtt]    optional: broker (same keys as [queue.mqtt]), topic and qos
+                    for real-time bad-review and deadline alerts
 
 Every value is checked at start-up; a bad one raises ConfigError naming the
 key and the fix, so `hall-agent` exits instead of running half configured.
@@ -11,15 +12,18 @@ Relative paths are relative to the config file's folder.
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from agent.batch import MAX_BATCH_RECORDS
-from hallcore.config import Table, load_toml
+from hallcore.config import Table
+from hallcore.tablet import TabletConfig, load_tablet_file
+from kiosk.sources.mqtt import MqttSettings
 
 _LOOPBACK_NAMES = ("localhost",)
+STATUS_FILE = "agent-status.json"   # in [storage] folder unless [agent] status_file says otherwise
 
 
 @dataclass(frozen=True)
@@ -33,10 +37,9 @@ class CenterConfig:
 
 @dataclass(frozen=True)
 class MqttAlerts:
-    host: str
-    port: int = 1883
-    topic: str = "hall/alerts"
-    client_id: str | None = None
+    """Broker connection (the same keys as the kiosk's [queue.mqtt]) plus where to publish."""
+    broker: MqttSettings
+    topic: str
     qos: int = 1
 
 
@@ -85,7 +88,24 @@ def read_center(t: Table, base: Path) -> CenterConfig:
     return cfg
 
 
-def read_agent(t: Table, base: Path, *, default_status_file: Path) -> AgentSettings:
+def alert_topic(hall_id: str) -> str:
+    return f"hall/{hall_id}/alerts"
+
+
+def read_mqtt(m: Table, base: Path, *, hall_id: str, window_id: str) -> MqttAlerts:
+    topic = m.str("topic", alert_topic(hall_id))
+    if any(c in topic for c in "+#"):
+        raise m.error("topic", f"{topic!r} has a wildcard", "publish topics cannot contain + or #")
+    qos = m.int("qos", 1, choices=(0, 1, 2))
+    own_id = m.has("client_id")
+    broker = MqttSettings.from_table(m, hall_id=hall_id, window_id=window_id, config_dir=base)
+    if not own_id:   # never the kiosk's id: two clients with one id throw each other off the broker
+        broker = replace(broker, client_id=f"agent-{hall_id}-{window_id}")
+    return MqttAlerts(broker, topic, qos)
+
+
+def read_agent(t: Table, base: Path, *, default_status_file: Path, hall_id: str = "hall",
+               window_id: str = "0") -> AgentSettings:
     alert_before_h = t.float("alert_before_hours", 4.0, min=0, max=24 * 7)
     base_s = t.float("backoff_base", 1.0, min=0.05, max=600)
     cap_s = t.float("backoff_cap", 120.0, min=0.05, max=3600)
@@ -94,13 +114,7 @@ def read_agent(t: Table, base: Path, *, default_status_file: Path) -> AgentSetti
                       "make backoff_cap at least backoff_base")
     mqtt = None
     if t.has("mqtt"):
-        m = t.table("mqtt")
-        mqtt = MqttAlerts(host=m.str("host"), port=m.int("port", 1883, min=1, max=65535),
-                          topic=m.str("topic", "hall/alerts"), client_id=m.str("client_id", None),
-                          qos=m.int("qos", 1, choices=(0, 1, 2)))
-        if any(c in mqtt.topic for c in "+#"):
-            raise m.error("topic", f"{mqtt.topic!r} has a wildcard", "publish topics cannot contain + or #")
-        m.reject_unknown()
+        mqtt = read_mqtt(t.table("mqtt"), base, hall_id=hall_id, window_id=window_id)
     cfg = AgentSettings(
         status_file=t.path("status_file", str(default_status_file), base=base),
         batch_size=t.int("batch_size", 200, min=1, max=MAX_BATCH_RECORDS),
@@ -127,18 +141,17 @@ class AgentConfig:
     center: CenterConfig
     agent: AgentSettings
     source: Path
+    tablet: TabletConfig
 
 
 def load_config(path: str | Path) -> AgentConfig:
     """Everything `hall-agent` needs from the tablet's TOML file; raises ConfigError."""
     path = Path(path)
-    data = load_toml(path)
-    base = path.resolve().parent
-    root = Table(data, "", str(path))
-    device = root.table("device")
-    device_id = device.str("id")
-    storage = root.table("storage")
-    outbox = storage.path("outbox", base=base)
+    root, tablet = load_tablet_file(path)
+    base = tablet.config_dir
+    if not root.has("center"):
+        raise root.error("center", "is missing", "add a [center] table with url and token_file")
     center = read_center(root.table("center"), base)
-    agent = read_agent(root.table("agent"), base, default_status_file=outbox.parent / "agent-status.json")
-    return AgentConfig(device_id, outbox, center, agent, path)
+    agent = read_agent(root.table("agent"), base, default_status_file=tablet.storage / STATUS_FILE,
+                       hall_id=tablet.hall_id, window_id=tablet.window_id)
+    return AgentConfig(tablet.device_id, tablet.outbox_folder, center, agent, path, tablet)

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import json
 import logging
+import ssl
 from typing import Any, Mapping
 
 import paho.mqtt.client as mqtt
 
 from agent.config import MqttAlerts
+from kiosk.sources.mqtt import PROTOCOLS
 from hallcore.record import mask_phone
 
 log = logging.getLogger(__name__)
@@ -34,15 +36,22 @@ def bad_review_alert(record: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class AlertPublisher:
-    def __init__(self, cfg: MqttAlerts, device_id: str):
+    def __init__(self, cfg: MqttAlerts):
         self.cfg = cfg
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
-                                  client_id=cfg.client_id or f"hall-agent-{device_id}")
-        self.client.max_queued_messages_set(10_000)
-        self.client.reconnect_delay_set(1, 30)
+        b = cfg.broker
+        c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=b.client_id, protocol=PROTOCOLS[b.protocol])
+        if b.tls:
+            c.tls_set(ca_certs=str(b.ca_file) if b.ca_file else None,
+                      certfile=str(b.cert_file) if b.cert_file else None,
+                      keyfile=str(b.key_file) if b.key_file else None, tls_version=ssl.PROTOCOL_TLS_CLIENT)
+        if b.username is not None:
+            c.username_pw_set(b.username, b.password)
+        c.max_queued_messages_set(10_000)
+        c.reconnect_delay_set(b.reconnect_min, b.reconnect_max)
+        self.client = c
         self._inflight: dict[str, mqtt.MQTTMessageInfo] = {}
-        self.client.connect_async(cfg.host, cfg.port, keepalive=30)
-        self.client.loop_start()
+        c.connect_async(b.host, b.port, keepalive=b.keepalive)
+        c.loop_start()   # paho's thread connects, and reconnects forever
 
     def publish(self, message: Mapping[str, Any], key: str | None = None) -> None:
         """Hand `message` to paho; `key` is reported by `delivered()` once the broker has it."""

@@ -20,7 +20,8 @@ def test_reads_center_and_agent_tables_with_paths_relative_to_the_file(tmp_path)
     assert c.device_id == "tab-03" and c.center.url == "https://center.example.gov.cn"
     assert c.center.ca_file == tmp_path / "ca.pem" and c.center.read_timeout == 2.0
     assert c.agent.alert_before == timedelta(hours=2.5) and c.agent.batch_size == 50
-    assert c.agent.mqtt.port == 1884 and c.agent.mqtt.topic == "hall/taojiang/alerts"
+    assert c.agent.mqtt.broker.port == 1884 and c.agent.mqtt.topic == "hall/taojiang/alerts"
+    assert c.agent.mqtt.broker.client_id == "agent-taojiang-03"   # never the kiosk's client id
 
 
 def test_defaults_without_an_agent_table(tmp_path):
@@ -41,6 +42,7 @@ def test_defaults_without_an_agent_table(tmp_path):
     ({"agent": {"backoff_base": 10, "backoff_cap": 5}}, "agent.backoff_cap", "at least backoff_base"),
     ({"agent": {"heartbeat_intervall": 60}}, "agent.heartbeat_intervall", "not a known key"),
     ({"mqtt": {"host": "127.0.0.1", "topic": "hall/#"}}, "agent.mqtt.topic", "wildcard"),
+    ({"mqtt": {"host": "127.0.0.1", "password_file": "pw"}}, "agent.mqtt.password_file", "does not exist"),
 ])
 def test_bad_values_name_the_key_and_the_fix(tmp_path, over, key, words):
     with pytest.raises(ConfigError) as e:

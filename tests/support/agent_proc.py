@@ -35,11 +35,10 @@ def write_tablet_config(folder: Path, center_url: str, token: str, *, device_id:
     c = {"url": center_url, "token_file": str(token_file), "connect_timeout": 1.0, "read_timeout": 2.0}
     c.update(center or {})
     a = {"batch_size": 100, "backoff_base": 0.05, "backoff_cap": 0.5, "heartbeat_interval": 5.0,
-         "alert_check_interval": 1.0, "log_file": str(folder / "agent.log"),
-         "status_file": str(folder / "agent-status.json")}
+         "alert_check_interval": 1.0, "log_file": str(folder / "agent.log")}
     a.update(agent or {})
-    lines = ["[device]", f"id = {_toml_value(device_id)}", "",
-             "[storage]", f"outbox = {_toml_value(str(folder / 'outbox'))}", "", "[center]"]
+    lines = ["[device]", f"id = {_toml_value(device_id)}", 'region_code = "430922"', 'hall_id = "taojiang"',
+             'window_id = "03"', "", "[storage]", f"folder = {_toml_value(str(folder))}", "", "[center]"]
     lines += [f"{k} = {_toml_value(v)}" for k, v in c.items()]
     lines += ["", "[agent]"] + [f"{k} = {_toml_value(v)}" for k, v in a.items()]
     if mqtt:
