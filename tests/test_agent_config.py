@@ -60,3 +60,19 @@ def test_missing_token_file_is_a_config_error(tmp_path):
     (tmp_path / "device.token").unlink()
     with pytest.raises(ConfigError, match="center.token_file"):
         load_config(path)
+
+
+def test_example_and_demo_files_hold_valid_agent_tables(tmp_path):
+    import shutil
+    from pathlib import Path
+    src = Path(__file__).resolve().parents[1] / "config"
+    shutil.copy(src / "holidays.toml", tmp_path)
+    (tmp_path / "tok").write_text("t")
+    text = (src / "example.toml").read_text(encoding="utf-8").replace("/etc/hall/device-token", str(tmp_path / "tok"))
+    (tmp_path / "example.toml").write_text(text, encoding="utf-8")
+    c = load_config(tmp_path / "example.toml")
+    assert c.center.url.startswith("https://") and c.agent.heartbeat_interval == 60
+    demo = (src / "demo.toml").read_text(encoding="utf-8").replace("../var/demo/device.token", str(tmp_path / "tok"))
+    (tmp_path / "demo.toml").write_text(demo, encoding="utf-8")
+    d = load_config(tmp_path / "demo.toml")
+    assert d.agent.mqtt.broker.port == 18830 and d.agent.mqtt.topic == "hall/taojiang/alerts"
