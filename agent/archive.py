@@ -14,6 +14,7 @@ only the files that changed.
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from agent.tinystore import open_db, parse_tinydb, recover
+from hallcore.fsutil import atomic_write_json
 
 PART_SIZE = 1000
 _PART = re.compile(r"^(\d{4}-\d{2}-\d{2})\.(\d{3,})\.json$")
@@ -57,6 +59,10 @@ def docs(path: Path) -> list[dict[str, Any]]:
     return list(parse_tinydb(path.read_bytes(), path).get("_default", {}).values())
 
 
+def _seqs(entries: Iterable[dict[str, Any]]) -> dict[str, int]:
+    return {e["record"]["id"]: e["record"]["seq"] for e in entries}
+
+
 def _stat_key(path: Path) -> tuple[int, int, int]:
     st = path.stat()
     return (st.st_ino, st.st_mtime_ns, st.st_size)
@@ -77,21 +83,66 @@ class Archive:
     def names(self) -> list[str]:
         return sorted(n for n in os.listdir(self.folder) if _PART.match(n))
 
+    def _index_path(self, name: str) -> Path:
+        return self.folder / (name[:-len(".json")] + ".idx")
+
+    def _read_index(self, name: str, key: tuple[int, int, int]) -> _Part | None:
+        """The part's sidecar index, if it was written for exactly this file version."""
+        try:
+            idx = json.loads(self._index_path(name).read_bytes())
+            if tuple(idx["key"]) == key and isinstance(idx["seqs"], dict):
+                return _Part(key, idx["seqs"])
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+        return None
+
+    def _write_index(self, name: str, part: _Part) -> None:
+        atomic_write_json(self._index_path(name), {"key": list(part.key), "seqs": part.seqs})
+
+    def _load(self, name: str, data: dict[str, Any] | None = None, save: bool = False) -> None:
+        """Index part `name`: from its sidecar if it matches the file, else by
+        parsing it (and, with `save`, only under the move lock, rewriting the sidecar)."""
+        p = self.folder / name
+        key = _stat_key(p)
+        part = self._read_index(name, key)
+        if part is None:
+            entries = data.get("_default", {}).values() if data is not None else docs(p)
+            part = _Part(key, _seqs(entries))
+            if save:
+                self._write_index(name, part)
+        self._parts[name] = part
+
     def recover_all(self) -> list[str]:
-        """Start-up: restore damaged parts from their previous generation."""
-        return [note for n in self.names() if (note := recover(self.folder / n))]
+        """Start-up: check and index every part; restore damaged ones from their previous generation.
+
+        A part whose size, mtime and inode still match its sidecar index
+        (`<part>.idx`, written after each write of the part) is not re-parsed:
+        parts are written atomically and never touched again once full, so
+        only a changed file can be damaged. This keeps start-up fast with a
+        long history.
+        """
+        notes = []
+        self._parts.clear()
+        for n in self.names():
+            p = self.folder / n
+            if self._read_index(n, _stat_key(p)) is None:
+                data, note = recover(p)
+                if note:
+                    notes.append(note)
+                self._load(n, data, save=True)
+            else:
+                self._load(n)
+        return notes
 
     def refresh(self) -> None:
-        """Re-read only the parts that changed since last time (any process)."""
+        """Re-index only the parts that changed since last time (any process)."""
         names = self.names()
         for gone in set(self._parts) - set(names):
             del self._parts[gone]
         for n in names:
-            p = self.folder / n
-            key = _stat_key(p)
             cached = self._parts.get(n)
-            if cached is None or cached.key != key:
-                self._parts[n] = _Part(key, {d["record"]["id"]: d["record"]["seq"] for d in docs(p)})
+            if cached is None or cached.key != _stat_key(self.folder / n):
+                self._load(n)
 
     def where(self) -> dict[str, str]:
         """Record id -> part name, for every archived record (after refresh())."""
@@ -117,6 +168,10 @@ class Archive:
                 db.insert_multiple(chunk)
             finally:
                 db.close()
+            before = self._parts.get(name)
+            part = _Part(_stat_key(self.folder / name), {**(before.seqs if before else {}), **_seqs(chunk)})
+            self._write_index(name, part)
+            self._parts[name] = part
             written.update({e["record"]["id"]: name for e in chunk})
         return written
 
@@ -139,7 +194,7 @@ class Quarantine:
         self._docs: list[dict[str, Any]] = []
 
     def recover(self) -> list[str]:
-        note = recover(self.path)
+        _, note = recover(self.path)
         return [note] if note else []
 
     def refresh(self) -> list[dict[str, Any]]:

@@ -4,7 +4,8 @@ acknowledged by the center.
 Layout of the outbox folder (README "Outbox (durability)" explains why):
 
     pending/<id>.json    one file per record waiting for the center (the spool)
-    archive/<day>.<n>.json  TinyDB parts of acknowledged records (<= 1000 each)
+    archive/<day>.<n>.json  TinyDB parts of acknowledged records (<= 1000 each),
+                         each with a sidecar index <day>.<n>.idx (ids and seqs)
     quarantine.json      TinyDB file of records the center rejected, with reason
     seq.json             device id and a floor for the next seq
     .last_put            symlink whose target is the last seq handed out; its
@@ -29,7 +30,7 @@ import time
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, Mapping
 
 from agent.archive import Archive, Quarantine, max_seq
 from agent.spool import Spool
@@ -87,13 +88,17 @@ class Outbox:
         #: What start-up recovery found and did (also logged as warnings).
         self.recovered: list[str] = []
         try:
-            with self._locked("put"), self._locked("move"):
+            with self._guard, self._flock("put"), self._flock("move"):
                 self.recovered = self._recover()
         except StoreDamaged as e:
             self.close()
             raise OutboxError(f"outbox store file {e.path} is damaged and cannot be recovered: {e.why}. "
                               f"Move it out of {self.folder} (keep it for inspection) and restart; "
                               f"records in other files are kept") from e
+        except OSError as e:
+            self.close()
+            raise OutboxError(f"outbox {self.folder}: start-up check failed on "
+                              f"{e.filename or 'a store file'}: {e.strerror or e}") from e
         except BaseException:
             self.close()
             raise
@@ -103,17 +108,34 @@ class Outbox:
     # ------------------------------------------------------------ locking
 
     @contextmanager
-    def _locked(self, name: str) -> Iterator[None]:
-        """Thread lock plus an inter-process flock on `<name>.lock`."""
+    def _using(self) -> Iterator[None]:
+        """The thread lock; store problems surface as OutboxError naming the file."""
         with self._guard:
             if self._closed:
                 raise OutboxError(f"outbox {self.folder} is closed")
-            fd = self._locks[name]
-            fcntl.flock(fd, fcntl.LOCK_EX)
             try:
                 yield
-            finally:
-                fcntl.flock(fd, fcntl.LOCK_UN)
+            except StoreDamaged as e:
+                raise OutboxError(f"outbox store file {e.path} was damaged while running ({e.why}); "
+                                  f"restart to recover it from its previous generation") from e
+            except OSError as e:
+                raise OutboxError(f"outbox {self.folder}: cannot read or write "
+                                  f"{e.filename or 'a store file'}: {e.strerror or e}") from e
+
+    @contextmanager
+    def _flock(self, name: str) -> Iterator[None]:
+        """The inter-process lock `<name>.lock` (released by the kernel if we die)."""
+        fd = self._locks[name]
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+
+    @contextmanager
+    def _locked(self, name: str) -> Iterator[None]:
+        with self._using(), self._flock(name):
+            yield
 
     # ------------------------------------------------------------ start-up
 
@@ -202,7 +224,8 @@ class Outbox:
         One lstat, cheap enough to poll every ~200 ms; strictly increases with
         every put (it is bumped after the record's file is on disk), so
         `!=` or `>` against the previous value means "new records pending".
-        Acknowledge and quarantine do not change it. 0.0 before any put.
+        Opening an Outbox on the folder also bumps it; acknowledge and
+        quarantine do not. 0.0 if it cannot be read.
         """
         try:
             return os.lstat(self.folder / LAST_PUT).st_mtime
@@ -219,8 +242,11 @@ class Outbox:
         `record` is ignored: the outbox assigns it. Raises RecordError
         naming the bad fields (nothing written) or OutboxError.
         """
+        if not isinstance(record, Mapping):
+            check_record(record, require_seq=False)    # raises: "expected a JSON object"
         rec = {k: v for k, v in record.items() if k != "seq"}
-        rec.setdefault("device_id", self.device_id)
+        if rec.get("device_id") is None:
+            rec["device_id"] = self.device_id
         if rec["device_id"] != self.device_id:
             raise RecordError([FieldError("device_id", rec["device_id"],
                                           f"{self.device_id!r}, the device of this outbox")])
@@ -255,28 +281,21 @@ class Outbox:
             if where == QUARANTINED:
                 e = next((d for d in self.quarantine_store.refresh() if d["record"]["id"] == record_id), None)
             elif where is not None:
-                e = self._archive_call(self.archive.find, record_id, where)
+                e = self.archive.find(record_id, where)
         return dict(e["record"]) if e else None
 
     def _refresh_where(self) -> None:
-        self._archive_call(self.archive.refresh)
+        self.archive.refresh()
         where = self.archive.where()
-        where.update({d["record"]["id"]: QUARANTINED for d in self._archive_call(self.quarantine_store.refresh)})
+        where.update({d["record"]["id"]: QUARANTINED for d in self.quarantine_store.refresh()})
         where.update({i: PENDING for i in self.spool.ids() if i not in where})
         self._where = where
-
-    def _archive_call(self, fn, *args):
-        try:
-            return fn(*args)
-        except StoreDamaged as e:
-            raise OutboxError(f"outbox store file {e.path} was damaged while running ({e.why}); "
-                              f"restart to recover it from its previous generation") from e
 
     # ------------------------------------------------------------ agent side
 
     def pending(self, limit: int | None = None) -> list[dict[str, Any]]:
         """Records waiting for the center: bad reviews first, then oldest (seq) first."""
-        with self._guard:
+        with self._using():
             entries = sorted(self.spool.entries(), key=pending_order)
         if limit is not None:
             entries = entries[:max(limit, 0)]
@@ -289,10 +308,10 @@ class Outbox:
         """
         wanted = list(dict.fromkeys(ids))
         with self._locked("move"):
-            entries = [e for i in wanted if (e := self.spool.read(i)) is not None]
+            entries = [e for i in wanted if (e := self.spool.read(i, still_there=True)) is not None]
             if not entries:
                 return 0
-            self._archive_call(self.archive.refresh)
+            self.archive.refresh()
             archived = self.archive.where()
             fresh = [e for e in entries if e["record"]["id"] not in archived]
             if fresh:
@@ -308,7 +327,7 @@ class Outbox:
         An id that is not pending is logged and ignored (already quarantined, or unknown).
         """
         with self._locked("move"):
-            e = self.spool.read(record_id)
+            e = self.spool.read(record_id, still_there=True)
             if e is None:
                 if record_id not in self.quarantine_store.ids():
                     log.warning("outbox: quarantine of %s ignored: not pending (reason given: %s)",
@@ -321,21 +340,21 @@ class Outbox:
 
     def quarantined(self) -> list[dict[str, Any]]:
         """[{"record": {...}, "reason": str, "at": iso time}] in the order they were quarantined."""
-        with self._guard:
-            docs = self._archive_call(self.quarantine_store.refresh)
+        with self._using():
+            docs = self.quarantine_store.refresh()
         return [{"record": dict(d["record"]), "reason": d["reason"], "at": d["at"]} for d in docs]
 
     def counts(self) -> dict[str, int]:
-        with self._guard:
-            self._archive_call(self.archive.refresh)
+        with self._using():
+            self.archive.refresh()
             return {"pending": len(self.spool.ids()),
-                    "quarantined": len(self._archive_call(self.quarantine_store.refresh)),
+                    "quarantined": len(self.quarantine_store.refresh()),
                     "archived": self.archive.count()}
 
     def oldest_pending_at(self) -> datetime | None:
         """`prompted_at` (when the citizen was asked to rate) of the earliest-prompted
         pending record, as an aware datetime; None when nothing is pending."""
-        with self._guard:
+        with self._using():
             times = [parse_time(e["record"]["prompted_at"]) for e in self.spool.entries()]
         return min((t for t in times if t is not None), default=None)
 

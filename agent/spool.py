@@ -10,20 +10,17 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 from pathlib import Path
 from typing import Any, Iterable
 
+from agent.tinystore import StoreDamaged, parse_json
 from hallcore.fsutil import atomic_write_json, fsync_dir
-from hallcore.record import RecordError, check_record
+from hallcore.record import parse_time
 
 log = logging.getLogger(__name__)
 SUFFIX = ".json"
-
-
-class SpoolFileDamaged(Exception):
-    def __init__(self, path: Path, why: str):
-        self.path = path
-        super().__init__(f"{path}: {why}")
+_ID = re.compile(r"^[0-9a-fA-F-]{36}$")
 
 
 def entry(record: dict[str, Any], put_at: str) -> dict[str, Any]:
@@ -32,21 +29,20 @@ def entry(record: dict[str, Any], put_at: str) -> dict[str, Any]:
 
 
 def parse_entry(raw: bytes, path: Path) -> dict[str, Any]:
-    """The entry in `raw`, checked; SpoolFileDamaged naming what is wrong."""
-    if not raw.strip():
-        raise SpoolFileDamaged(path, f"file is empty ({len(raw)} bytes)")
-    try:
-        e = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as err:
-        raise SpoolFileDamaged(path, f"not valid JSON ({err})") from None
+    """The entry in `raw`, checked; StoreDamaged naming what is wrong."""
+    e = parse_json(raw, path)
     if not isinstance(e, dict) or not isinstance(e.get("record"), dict) or not isinstance(e.get("put_at"), str):
-        raise SpoolFileDamaged(path, "not a spool entry {record: {...}, put_at: ...}")
-    try:
-        check_record(e["record"])
-    except RecordError as err:
-        raise SpoolFileDamaged(path, str(err)) from None
-    if path.name != e["record"]["id"] + SUFFIX:
-        raise SpoolFileDamaged(path, f"holds record {e['record']['id']}, not the one its name says")
+        raise StoreDamaged(path, "not a spool entry {record: {...}, put_at: ...}")
+    # put() validated the record in full; start-up checks only what the outbox
+    # relies on (full validation of 10,000 files would slow the kiosk's start).
+    rec = e["record"]
+    seq = rec.get("seq")
+    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
+        raise StoreDamaged(path, f"seq={seq!r}: expected an integer >= 1")
+    if parse_time(rec.get("prompted_at")) is None:
+        raise StoreDamaged(path, f"prompted_at={rec.get('prompted_at')!r}: expected an ISO 8601 time")
+    if path.name != f"{rec.get('id')}{SUFFIX}":
+        raise StoreDamaged(path, f"holds record {e['record']['id']}, not the one its name says")
     return e
 
 
@@ -56,6 +52,9 @@ class Spool:
         self._cache: dict[str, dict[str, Any]] = {}   # id -> entry; files never change
 
     def path(self, record_id: str) -> Path:
+        if not _ID.match(record_id):
+            # Ids come from the center's answers too: never let one name a file elsewhere.
+            raise KeyError(f"{record_id!r} is not a record id (a UUID)")
         return self.folder / (record_id + SUFFIX)
 
     def write(self, record: dict[str, Any], put_at: str) -> None:
@@ -75,19 +74,29 @@ class Spool:
 
     def ids(self) -> list[str]:
         return [n[:-len(SUFFIX)] for n in os.listdir(self.folder)
-                if n.endswith(SUFFIX) and not n.startswith(".")]
+                if n.endswith(SUFFIX) and _ID.match(n[:-len(SUFFIX)])]
 
-    def read(self, record_id: str) -> dict[str, Any] | None:
-        """The entry for `record_id`, or None if it is not (or no longer) pending."""
+    def read(self, record_id: str, *, still_there: bool = False) -> dict[str, Any] | None:
+        """The entry for `record_id`, or None if it is not (or no longer) pending.
+
+        `still_there` checks the file still exists even when cached (another
+        process may have moved it); needed before moving a record.
+        """
+        try:
+            p = self.path(record_id)
+        except KeyError:
+            return None
         e = self._cache.get(record_id)
         if e is not None:
+            if still_there and not p.exists():
+                del self._cache[record_id]
+                return None
             return e
-        p = self.path(record_id)
         try:
             e = parse_entry(p.read_bytes(), p)
         except FileNotFoundError:
             return None
-        except SpoolFileDamaged as err:
+        except StoreDamaged as err:
             # Only possible by outside damage after start-up; the start-up check moves it aside.
             log.error("outbox: unreadable pending file skipped until restart: %s", err)
             return None
@@ -121,16 +130,20 @@ class Spool:
             fsync_dir(self.folder)
 
     def check_all(self, damaged_folder: Path) -> list[str]:
-        """Start-up: move every unreadable file to `damaged_folder`; messages say which."""
+        """Start-up: move every unreadable or stray file to `damaged_folder`; messages say which."""
         notes = []
-        for i in self.ids():
-            p = self.path(i)
+        for name in sorted(os.listdir(self.folder)):
+            p = self.folder / name
+            if name.startswith("."):
+                continue       # temp files: the outbox removes them at start-up
             try:
-                self._cache[i] = parse_entry(p.read_bytes(), p)
-            except SpoolFileDamaged as err:
+                if not (name.endswith(SUFFIX) and _ID.match(name[:-len(SUFFIX)])):
+                    raise StoreDamaged(p, "not a pending record file (<record id>.json)")
+                self._cache[name[:-len(SUFFIX)]] = parse_entry(p.read_bytes(), p)
+            except (StoreDamaged, IsADirectoryError) as err:
                 damaged_folder.mkdir(exist_ok=True)
-                os.replace(p, damaged_folder / p.name)
+                os.replace(p, damaged_folder / name)
                 fsync_dir(self.folder)
-                notes.append(f"pending file {p.name} is damaged ({err}); moved to "
+                notes.append(f"pending file {name} is damaged ({err}); moved to "
                              f"{damaged_folder.name}/ for inspection; its record cannot be sent")
         return notes

@@ -27,7 +27,7 @@ PREV_SUFFIX = ".prev"
 
 
 class StoreDamaged(Exception):
-    """A store file is empty, torn or not a TinyDB document; names the file."""
+    """A store file is empty, torn or not what it should hold; names the file."""
 
     def __init__(self, path: Path, why: str):
         self.path = Path(path)
@@ -35,14 +35,23 @@ class StoreDamaged(Exception):
         super().__init__(f"{path}: {why}")
 
 
-def parse_tinydb(raw: bytes, path: Path) -> dict[str, Any]:
-    """The TinyDB tables in `raw`, or StoreDamaged saying what is wrong."""
+def parse_json(raw: bytes, path: Path) -> Any:
+    """The JSON in a store file's bytes; StoreDamaged if empty, torn or garbage.
+
+    Every store file holds a non-empty JSON object, so an empty file is damage,
+    never "no data".
+    """
     if not raw.strip():
-        raise StoreDamaged(path, f"file is empty ({len(raw)} bytes); a TinyDB file is never empty")
+        raise StoreDamaged(path, f"file is empty ({len(raw)} bytes)")
     try:
-        data = json.loads(raw.decode("utf-8"))
+        return json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as e:
         raise StoreDamaged(path, f"not valid JSON ({e}); torn or overwritten") from None
+
+
+def parse_tinydb(raw: bytes, path: Path) -> dict[str, Any]:
+    """The TinyDB tables in `raw`, or StoreDamaged saying what is wrong."""
+    data = parse_json(raw, path)
     if not isinstance(data, dict) or not all(isinstance(t, dict) for t in data.values()):
         raise StoreDamaged(path, "JSON is not a TinyDB document {table: {doc_id: doc}}")
     for table in data.values():
@@ -88,22 +97,21 @@ def open_db(path: Path) -> TinyDB:
     return TinyDB(path, storage=AtomicJSONStorage)
 
 
-def recover(path: Path) -> str | None:
+def recover(path: Path) -> tuple[dict[str, Any] | None, str | None]:
     """Check `path` at start-up; restore it from its previous generation if damaged.
 
-    Returns a message when something was recovered, None when the file was
-    fine or absent. Raises StoreDamaged when neither generation is readable.
+    Returns (its TinyDB tables or None if absent, a message when something
+    was recovered). Raises StoreDamaged when neither generation is readable.
     """
     try:
-        parse_tinydb(path.read_bytes(), path)
-        return None
+        return parse_tinydb(path.read_bytes(), path), None
     except FileNotFoundError:
-        return None
+        return None, None
     except StoreDamaged as damage:
         prev = prev_path(path)
         try:
             raw = prev.read_bytes()
-            parse_tinydb(raw, prev)
+            data = parse_tinydb(raw, prev)
         except FileNotFoundError:
             raise StoreDamaged(path, f"{damage.why}; no previous generation {prev.name} to recover from") from None
         except StoreDamaged as e:
@@ -113,5 +121,5 @@ def recover(path: Path) -> str | None:
         damaged = path.with_name(path.name + ".damaged")
         atomic_write_bytes(damaged, path.read_bytes())
         atomic_write_bytes(path, raw)
-        return (f"{path.name} was damaged ({damage.why}); restored from its previous generation "
-                f"{prev.name}; damaged copy kept as {damaged.name}; changes of its last write are lost")
+        return data, (f"{path.name} was damaged ({damage.why}); restored from its previous generation "
+                      f"{prev.name}; damaged copy kept as {damaged.name}; changes of its last write are lost")

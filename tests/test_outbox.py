@@ -101,6 +101,29 @@ def test_bad_record_is_rejected_naming_its_field_and_nothing_is_written(box):
     assert box.put(vote(1))["seq"] == 1   # the rejected record did not use a seq
 
 
+@pytest.mark.parametrize("field,value", [
+    ("id", "not-a-uuid"), ("scale", 4), ("prompted_at", "yesterday"), ("ticket", ""),
+    ("channel", "web"), ("reasons", ["拖拉推诿"]), ("surprise", 1),
+])
+def test_each_bad_field_is_named_and_nothing_is_written(box, field, value):
+    rec = vote(0)
+    rec[field] = value
+    with pytest.raises(RecordError) as err:
+        box.put(rec)
+    assert field in err.value.fields
+    assert box.counts() == {"pending": 0, "quarantined": 0, "archived": 0}
+    assert os.listdir(box.folder / "pending") == []
+
+
+def test_non_record_is_rejected(box):
+    with pytest.raises(RecordError):
+        box.put({"id": "x"})
+    with pytest.raises(RecordError) as err:
+        box.put(None)
+    assert err.value.fields == ["record"]
+    assert box.counts()["pending"] == 0
+
+
 def test_record_of_another_device_is_rejected(box):
     with pytest.raises(RecordError) as err:
         box.put(vote(0, device_id="tab-99"))
@@ -126,6 +149,20 @@ def test_acknowledge_moves_to_archive_and_ignores_unknown_ids(box):
     assert set(archived) == {recs[0]["id"], recs[2]["id"]}
     assert archived[recs[0]["id"]]["record"] == recs[0]
     assert not (box.folder / "pending" / f"{recs[0]['id']}.json").exists()
+
+
+def test_ids_that_are_not_record_ids_never_touch_other_files(box):
+    rec = box.put(vote(0))
+    assert box.acknowledge(["../seq", "../archive/x", "", rec["id"] + "/.."]) == 0
+    box.quarantine("../quarantine", "nonsense from the network")
+    assert box.counts() == {"pending": 1, "quarantined": 0, "archived": 0}
+    assert (box.folder / "seq.json").exists()
+
+
+def test_closed_outbox_refuses_work_clearly(box):
+    box.close()
+    with pytest.raises(OutboxError, match="closed"):
+        box.put(vote(0))
 
 
 def test_quarantine_keeps_record_with_reason_and_time(box):
@@ -172,6 +209,20 @@ def test_second_outbox_on_same_folder_sees_puts_and_never_reuses_seq(folder):
         assert agent.acknowledge([a["id"], c["id"]]) == 2
         assert kiosk.put(dict(a))["seq"] == 1     # idempotent across processes
         assert kiosk.counts() == {"pending": 1, "quarantined": 0, "archived": 2}
+    finally:
+        kiosk.close()
+        agent.close()
+
+
+def test_record_moved_by_another_process_is_not_moved_twice(folder):
+    kiosk, agent = Outbox(folder, DEVICE), Outbox(folder, DEVICE)
+    try:
+        rec = kiosk.put(vote(0))
+        assert [r["id"] for r in kiosk.pending()] == [rec["id"]]   # now in the kiosk's cache
+        assert agent.acknowledge([rec["id"]]) == 1
+        kiosk.quarantine(rec["id"], "late rejection")
+        assert kiosk.acknowledge([rec["id"]]) == 0
+        assert kiosk.counts() == {"pending": 0, "quarantined": 0, "archived": 1}
     finally:
         kiosk.close()
         agent.close()
@@ -269,6 +320,16 @@ def test_interrupted_acknowledge_is_finished_at_start_up(box):
     assert [r["id"] for r in box.pending()] == [recs[1]["id"]]
     assert box.counts() == {"pending": 1, "quarantined": 0, "archived": 1}
     assert box.recovered
+    box.close()
+
+
+def test_stray_file_in_pending_is_moved_aside_at_start_up(box):
+    rec = box.put(vote(0))
+    box.close()
+    (box.folder / "pending" / "notes.txt").write_text("hello")
+    box = Outbox(box.folder, DEVICE)
+    assert (box.folder / "damaged" / "notes.txt").exists() and "notes.txt" in box.recovered[0]
+    assert [r["id"] for r in box.pending()] == [rec["id"]]
     box.close()
 
 

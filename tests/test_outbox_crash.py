@@ -1,6 +1,6 @@
 """The outbox survives SIGKILL at random moments (DESIGN.md section 5).
 
-Child processes (tests/support/outbox_writer.py, outbox_acker.py) use the
+Child processes (tests/support/outbox_child.py: writer, acker) use the
 real Outbox on a shared folder; they print an id only after the call
 returned. Every printed id must be stored exactly once, no seq may repeat,
 and the store must open.
@@ -24,8 +24,8 @@ KILLS = 50
 TIME_LIMIT = 90.0     # seconds: a hang fails the test instead of blocking CI
 
 
-def start(script: str, folder: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, str(SUPPORT / script), str(folder), DEVICE],
+def start(role: str, folder: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, str(SUPPORT / "outbox_child.py"), role, str(folder), DEVICE],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -65,12 +65,14 @@ def check_puts(printed: dict[str, int], ids: Counter, seq_of: dict[str, int]) ->
 
 def test_writer_killed_at_random_moments_loses_nothing(tmp_path):
     folder = tmp_path / "outbox"
-    rng = random.Random(int.from_bytes(os.urandom(4), "big"))
+    seed = int.from_bytes(os.urandom(4), "big")
+    print(f"crash test seed {seed}")     # shown by pytest when the test fails
+    rng = random.Random(seed)
     printed: dict[str, int] = {}
     deadline = time.monotonic() + TIME_LIMIT
     for _ in range(KILLS):
         assert time.monotonic() < deadline, "crash loop took too long"
-        proc = start("outbox_writer.py", folder)
+        proc = start("writer", folder)
         try:
             time.sleep(rng.uniform(0.05, 0.45))   # sometimes during start-up recovery, mostly mid-put
         finally:
@@ -91,22 +93,23 @@ def test_writer_killed_at_random_moments_loses_nothing(tmp_path):
 def test_writer_and_acknowledger_killed_concurrently_lose_nothing(tmp_path):
     folder = tmp_path / "outbox"
     Outbox(folder, DEVICE).close()
-    rng = random.Random(int.from_bytes(os.urandom(4), "big"))
+    seed = int.from_bytes(os.urandom(4), "big")
+    print(f"crash test seed {seed}")     # shown by pytest when the test fails
+    rng = random.Random(seed)
     printed: dict[str, int] = {}
     acked: set[str] = set()
     quarantined: set[str] = set()
-    procs = {"outbox_writer.py": start("outbox_writer.py", folder),
-             "outbox_acker.py": start("outbox_acker.py", folder)}
+    procs = {"writer": start("writer", folder),
+             "acker": start("acker", folder)}
     deadline = time.monotonic() + TIME_LIMIT
     kills = 0
     try:
         while kills < KILLS:
             assert time.monotonic() < deadline, "crash loop took too long"
             time.sleep(rng.uniform(0.05, 0.35))
-            victims = rng.choice([["outbox_writer.py"], ["outbox_acker.py"],
-                                  ["outbox_writer.py", "outbox_acker.py"]])
-            for script in victims:
-                proc = procs[script]
+            victims = rng.choice([["writer"], ["acker"], ["writer", "acker"]])
+            for role in victims:
+                proc = procs[role]
                 lines, err = kill(proc)
                 died_of_kill(proc, err)
                 kills += 1
@@ -118,9 +121,9 @@ def test_writer_and_acknowledger_killed_concurrently_lose_nothing(tmp_path):
                         quarantined.add(b)
                     else:
                         printed[a] = int(b)
-                procs[script] = start(script, folder)
+                procs[role] = start(role, folder)
     finally:
-        for script, proc in procs.items():
+        for proc in procs.values():
             lines, _ = kill(proc)
             for line in lines:
                 a, b = line.split()
