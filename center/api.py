@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from . import casework
-from .ingest import ingest
+from .ingest import unstorable, ingest
 from .service import Center
 
 log = logging.getLogger("center.api")
@@ -187,7 +187,10 @@ def create_app(center: Center, *, worker: bool = False) -> FastAPI:
     def post_heartbeat(device_id: str, beat: HeartbeatIn, device: str = Depends(_bearer_device)):
         """The tablet's outbox depth, quarantine and clock."""
         _same_device(device, device_id)
-        return center.heartbeat(device_id, beat.model_dump())
+        data = beat.model_dump()
+        if unstorable(data):
+            raise ApiError(422, "invalid_request", "a text field contains U+0000 or a lone surrogate, which cannot be stored")
+        return center.heartbeat(device_id, data)
 
     @app.get("/api/v1/health")
     def health():

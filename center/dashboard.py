@@ -220,7 +220,7 @@ def mount_dashboard(app: FastAPI, center) -> None:
             rows = stats.summary(conn, s, e, by, win)
             points = stats.trend(conn, s, e, win)
         return page(request, "stats.html", actor, rows=rows, total=stats.totals(rows),
-                    svg=stats.trend_svg(points), points=points, start=s, end=e, by=by,
+                    svg=stats.trend_svg(points, s, e), points=points, start=s, end=e, by=by,
                     groups=stats.GROUPS)
 
     @app.get("/devices", include_in_schema=False)

@@ -44,9 +44,28 @@ def _shown_id(vote: Any) -> Any:
     """The id to echo back: the record's own id when it has a usable one."""
     if isinstance(vote, Mapping):
         v = vote.get("id")
-        if isinstance(v, (str, int)) and not isinstance(v, bool) and len(str(v)) <= 100:
+        if (isinstance(v, (str, int)) and not isinstance(v, bool) and len(str(v)) <= 100
+                and not unstorable(v)):
             return v
     return None
+
+
+def unstorable(value: Any) -> bool:
+    """Text no database can store: U+0000 (PostgreSQL) or a lone surrogate
+    (not UTF-8). No real record contains either."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            return True
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, Mapping):
+        return any(unstorable(k) or unstorable(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(unstorable(v) for v in value)
+    return False
 
 
 def classify(device_id: str, votes: list[Any]) -> list[Verdict]:
@@ -57,6 +76,8 @@ def classify(device_id: str, votes: list[Any]) -> list[Verdict]:
         errs = validate_record(vote)
         if errs:
             v.reason = ("invalid record: " + "; ".join(str(e) for e in errs))[:MAX_REASON]
+        elif unstorable(vote):
+            v.reason = "invalid record: a text field contains U+0000 or a lone surrogate, which cannot be stored"
         elif vote["device_id"] != device_id:
             v.reason = (f"device_id {vote['device_id']!r} differs from the sending device "
                         f"{device_id!r}")

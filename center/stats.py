@@ -124,8 +124,10 @@ def trend(conn, start: date, end: date, window_id: str | None = None) -> list[tu
     return out
 
 
-def trend_svg(points: list[tuple[date, Row]], width: int = 720, height: int = 220) -> str:
-    """A small line chart of 好评率 (green) and 差评率 (red) per day."""
+def trend_svg(points: list[tuple[date, Row]], start: date | None = None, end: date | None = None,
+              width: int = 720, height: int = 220) -> str:
+    """A small line chart of 好评率 (green) and 差评率 (red) per day, the
+    x axis spanning start..end (default: the first to the last point)."""
     pad_l, pad_r, pad_t, pad_b = 44, 12, 12, 28
     w, h = width - pad_l - pad_r, height - pad_t - pad_b
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
@@ -137,24 +139,26 @@ def trend_svg(points: list[tuple[date, Row]], width: int = 720, height: int = 22
                      f'<text x="{pad_l - 4}" y="{y + 4:.1f}" font-size="10" text-anchor="end">'
                      f'{int(frac * 100)}%</text>')
     n = len(points)
+    first = start or (points[0][0] if points else date.today())
+    span = max(((end or (points[-1][0] if points else first)) - first).days, 0)
 
-    def xy(i: int, v: float) -> str:
-        x = pad_l + (w * i / (n - 1) if n > 1 else w / 2)
+    def xy(d: date, v: float) -> str:
+        x = pad_l + (w * (d - first).days / span if span else w / 2)
         return f"{x:.1f},{pad_t + h - v * h:.1f}"
 
     for attr, color, name in (("good_rate", "#2e7d32", "好评率"), ("bad_rate", "#c62828", "差评率")):
-        pts = [xy(i, getattr(r, attr)) for i, (_, r) in enumerate(points) if getattr(r, attr) is not None]
+        pts = [xy(d, getattr(r, attr)) for d, r in points if getattr(r, attr) is not None]
         if pts:
             parts.append(f'<polyline fill="none" stroke="{color}" stroke-width="2" points="{" ".join(pts)}">'
                          f'<title>{name}</title></polyline>')
             if len(pts) == 1:
                 x, y = pts[0].split(",")
                 parts.append(f'<circle cx="{x}" cy="{y}" r="3" fill="{color}"/>')
-    if n:
-        for i in sorted({0, n - 1}):
-            x = xy(i, 0).split(",")[0]
+    if n or start:
+        for d in sorted({first, first + timedelta(days=span)}):
+            x = xy(d, 0).split(",")[0]
             parts.append(f'<text x="{x}" y="{height - 8}" font-size="10" text-anchor="middle">'
-                         f'{escape(points[i][0].strftime("%m-%d"))}</text>')
+                         f'{escape(d.strftime("%m-%d"))}</text>')
     parts.append(f'<text x="{pad_l + 6}" y="{pad_t + 14}" font-size="11" fill="#2e7d32">— 好评率</text>'
                  f'<text x="{pad_l + 70}" y="{pad_t + 14}" font-size="11" fill="#c62828">— 差评率</text>')
     parts.append("</svg>")

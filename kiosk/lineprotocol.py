@@ -69,7 +69,7 @@ class LineProfile:
         raw = table.str("pattern")
         try:
             pattern = re.compile(raw)
-        except re.error as e:
+        except (re.error, OverflowError, RecursionError, ValueError) as e:
             raise table.error("pattern", f"is not a valid regular expression ({e})",
                               "test it with python's re module") from None
         groups = set(pattern.groupindex)
@@ -92,7 +92,7 @@ class LineProfile:
         done = table.str("done_format", DEFAULT_DONE)
         try:
             sample = done.format(ticket="A001", rated=1, unrated=0)
-        except (KeyError, IndexError, ValueError, AttributeError) as e:
+        except (KeyError, IndexError, ValueError, AttributeError, TypeError) as e:
             raise table.error("done_format", f"is not a valid template ({e!r})",
                               "use only {ticket}, {rated} and {unrated}") from None
         if any(c in sample for c in "\r\n"):

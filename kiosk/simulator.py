@@ -117,7 +117,11 @@ class SerialLink:
     def _read(self) -> None:
         splitter = LineSplitter(encoding=self.encoding)
         while not self._stop.is_set():
-            data = self.pty.read(0.2) if self.pty else self.port.read(256)
+            try:
+                data = self.pty.read(0.2) if self.pty else self.port.read(256)
+            except OSError as e:       # pyserial's SerialException is an OSError too
+                print(f"back-channel reader stopped: {e}", file=sys.stderr)
+                return
             for line in splitter.feed(data):
                 try:
                     self.done.put(parse_done_line(line))
@@ -190,6 +194,8 @@ def main(argv: Sequence[str] | None = None, stop: threading.Event | None = None)
         plan = plan_tickets(random.Random(args.seed), matters, window=args.window, count=args.count,
                             service=args.service_time, cancel_ratio=args.cancel_ratio, first=args.first)
         for t in plan:
+            if stop.is_set():
+                break
             started = time.monotonic()
             # stamped at send time: a ticket number reused by a later run is a new ticket to the kiosk
             link.send(replace(t.call, ts=datetime.now(HALL_TZ)))

@@ -169,3 +169,18 @@ def test_heartbeat_is_stored_and_a_skewed_clock_flagged(client, center):
 def test_heartbeat_with_a_clock_that_is_not_a_time_still_answers(client):
     r = client.post("/api/v1/devices/tab-03/heartbeat", json={"pending": 0, "clock": "yesterday"})
     assert r.status_code == 200 and r.json()["clock_skew_s"] is None
+
+
+def test_unstorable_text_is_rejected_not_a_server_error(client, center):
+    vote = make_vote("tab-03", 1, staff_name="李\x00明")
+    r = post(client, [vote])
+    assert r.status_code == 200 and r.json()["results"][0]["status"] == "rejected"
+    assert "U+0000" in r.json()["results"][0]["reason"]
+    lone = json.dumps({"device_id": "tab-03", "votes": [dict(make_vote("tab-03", 2), staff_name="\ud800"),
+                                                           dict(make_vote("tab-03", 3), id="\udc00")]})
+    r = client.post("/api/v1/votes", content=lone, headers={"Content-Type": "application/json"})
+    assert r.status_code == 200 and [x["status"] for x in r.json()["results"]] == ["rejected"] * 2
+    assert r.json()["results"][1]["id"] is None
+    hb = client.post("/api/v1/devices/tab-03/heartbeat",
+                     json={"pending": 0, "clock": NOW.isoformat(), "last_error": "x\x00"})
+    assert hb.status_code == 422

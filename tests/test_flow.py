@@ -533,3 +533,67 @@ def test_a_tap_right_after_the_clock_stepped_back_counts(kiosk):
     kiosk.finish()
     kiosk.now -= timedelta(hours=1)
     assert kiosk.rate() is True
+
+
+# ------------------------------------------------------------ random sessions
+
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+
+TICKETS = ("A1", "A2")            # few tickets: replays and collisions are common
+STEPS = st.one_of(
+    st.tuples(st.sampled_from(("call", "cancel")), st.sampled_from(TICKETS)),
+    st.tuples(st.just("finish"), st.sampled_from(TICKETS), st.integers(0, 3)),
+    st.tuples(st.just("tap"), st.sampled_from(("satisfied", "basically_satisfied", "dissatisfied"))),
+    st.tuples(st.just("reason"), st.sampled_from(("乱收费", "其他"))),
+    st.tuples(st.sampled_from(("confirm_reasons", "confirm_phone", "skip_phone", "comment")),),
+    st.tuples(st.just("key"), st.sampled_from(("1", "3", "8", "del"))),
+    st.tuples(st.just("wait"), st.floats(0.05, 90)),
+    st.tuples(st.just("restart"), st.floats(0, 1200)),
+)
+
+
+@settings(max_examples=int(__import__("os").environ.get("FLOW_EXAMPLES", "150")), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(STEPS, min_size=8, max_size=40))
+def test_any_session_stores_each_matter_of_each_finished_ticket_exactly_once(tmp_path_factory, steps):
+    folder = tmp_path_factory.mktemp("kiosk")
+    k, done, finished = Kiosk(folder), [], {}
+    for step in steps:
+        f, now = k.flow, k.at(0.5)
+        if step[0] in ("call", "cancel"):
+            f.on_event(event(step[0], step[1]), now)
+        elif step[0] == "finish":
+            matters = tuple((f"M{i}", f"事项{i}") for i in range(step[2]))
+            finished.setdefault(step[1], max(1, len(matters)))
+            f.on_event(event("finish", step[1], matters), now)
+        elif step[0] == "tap":
+            f.tap_rating(step[1], now)
+        elif step[0] == "reason":
+            f.toggle_reason(step[1], now)
+        elif step[0] == "comment":
+            f.set_comment("太慢", now)
+        elif step[0] == "key":
+            f.phone_key(step[1], now)
+        elif step[0] == "wait":
+            k.wait(step[1], step=0.5)
+        elif step[0] == "restart":
+            done += k.done
+            k = k.restart(seconds=step[1])
+        else:
+            getattr(f, step[0])(now)
+    k.wait(200)                                      # every walk-away times out, every thanks ends
+    done += k.done
+    assert k.flow.view.screen in ("idle", "serving") and k.flow.pending_events == 0
+    recs = k.records()
+    assert len({r["id"] for r in recs}) == len(recs)
+    by_ticket: dict[str, list[int]] = {}
+    for r in recs:
+        by_ticket.setdefault(r["ticket"], []).append(r["matter_index"])
+        assert r["result"] == "rated" or r["unrated_reason"] in ("timeout", "cancelled", "interrupted")
+    # every finished ticket: each of its matters exactly once; nothing for tickets never finished
+    assert {t: sorted(ix) for t, ix in by_ticket.items()} == {
+        t: list(range(1, n + 1)) for t, n in finished.items()}
+    assert sorted(d[0] for d in done) == sorted(finished)          # "done" once per ticket
+    for ticket, rated, unrated in done:
+        mine = [r for r in recs if r["ticket"] == ticket]
+        assert (rated, unrated) == (sum(r["result"] == "rated" for r in mine),
+                                    sum(r["result"] == "unrated" for r in mine))

@@ -176,3 +176,20 @@ def test_done_line_parser_raises_only_event_error(text):
         parse_done_line(text)
     except EventError:
         pass
+
+
+toml_values = st.one_of(st.text(max_size=30), st.integers(), st.booleans(),
+                        st.dictionaries(st.text(max_size=8), st.text(max_size=12), max_size=3))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.fixed_dictionaries({}, optional={
+    "name": toml_values, "pattern": st.one_of(st.text(max_size=40), st.just(r"(?P<verb>\w+)\|(?P<ticket>\w+)")),
+    "verbs": toml_values, "done_format": st.text(max_size=30), "encoding": toml_values,
+    "matters_separator": toml_values, "time_format": toml_values, "bogus": toml_values}))
+def test_arbitrary_profile_tables_raise_only_config_error(data):
+    try:
+        profile = LineProfile.from_table(Table(data, source="p.toml"))
+    except ConfigError:
+        return
+    profile.format_done("A001", 1, 0)

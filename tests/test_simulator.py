@@ -1,5 +1,8 @@
 """hall-queue-sim against a real kiosk source (MQTT broker, pty) that answers the back-channel."""
 import random
+import signal
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -106,10 +109,27 @@ def test_stop_ends_a_long_run_early(tmp_path):
     t, stop, result = run_in_thread(["--serial", "--link", str(tmp_path / "tty"), "--count", "10000",
                                      "--service-time", "30-60"])
     wait_for((tmp_path / "tty").exists, what="started")
-    stop.set()
+    stop.set()                                      # while it waits for the kiosk to open the port
     t.join(10)
     assert not t.is_alive() and result["rc"] == 0
     assert not (tmp_path / "tty").exists()          # the pty link is removed on the way out
+
+
+def test_sigterm_stops_the_command(tmp_path):
+    link = tmp_path / "tty"
+    proc = subprocess.Popen([sys.executable, "-m", "kiosk.simulator", "--serial", "--link", str(link),
+                             "--open-timeout", "0", "--count", "10000", "--service-time", "30-60"],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().startswith("kiosk-side serial port:")
+        assert proc.stdout.readline().startswith("call   A001")
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(10) == 0
+    finally:
+        proc.kill()
+        proc.wait(10)
+        proc.stdout.close()
+    assert not link.exists()
 
 
 @pytest.mark.parametrize("argv", [["--count", "0"], ["--rate", "0"], ["--cancel-ratio", "2"]])

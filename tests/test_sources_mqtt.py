@@ -4,7 +4,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import threading
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -14,7 +13,9 @@ from hallcore.config import ConfigError, Table
 from kiosk.events import TicketEvent, event_to_json
 from kiosk.sources import open_source
 from kiosk.sources.mqtt import topics
-from support.mosquitto import mosquitto  # noqa: F401  (fixture)
+from support.certs import make_pki
+from support.collector import Collector
+from support.mosquitto import Mosquitto, mosquitto  # noqa: F401  (fixture)
 from support.waiting import wait_for
 
 HALL, WINDOW = "taojiang", "03"
@@ -24,9 +25,13 @@ TOPICS = topics(HALL, WINDOW)
 class Peer:
     """The queue system's side: a plain paho client that publishes and listens."""
 
-    def __init__(self, broker, subscribe=()):
+    def __init__(self, broker, subscribe=(), *, pki=None, user=None):
         self.messages: list[tuple[str, bytes, bool]] = []
         self.c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="queue-system")
+        if pki is not None:
+            self.c.tls_set(ca_certs=str(pki.ca), certfile=str(pki.client_cert), keyfile=str(pki.client_key))
+        if user is not None:
+            self.c.username_pw_set(*user)
         self.c.on_message = lambda c, u, m: self.messages.append((m.topic, m.payload, m.retain))
         self.c.connect(broker.host, broker.port)
         for t in subscribe:
@@ -47,37 +52,29 @@ class Peer:
 def peer(mosquitto):
     peers = []
 
-    def make(subscribe=()):
-        peers.append(Peer(mosquitto, subscribe))
+    def make(subscribe=(), broker=None, **kw):
+        peers.append(Peer(broker or mosquitto, subscribe, **kw))
         return peers[-1]
     yield make
     for p in peers:
         p.close()
 
 
-class Kiosk:
+class Kiosk(Collector):
     """Starts sources the way the kiosk does and collects what they deliver."""
 
     def __init__(self, broker, **mqtt_keys):
-        self.events: list[TicketEvent] = []
-        self.lock = threading.Lock()
+        super().__init__()
         self.keys = {"host": broker.host, "port": broker.port, "reconnect_max": 1, **mqtt_keys}
         self.source = None
 
-    def start(self, config_dir="."):
+    def start(self, config_dir=".", wait=True):
         self.source = open_source(Table({"source": "mqtt", "mqtt": self.keys}, "queue"),
                                   hall_id=HALL, window_id=WINDOW, config_dir=config_dir)
-        self.source.start(self._take)
-        wait_for(lambda: self.source.status.connected, what="kiosk connected")
+        self.source.start(self)
+        if wait:
+            wait_for(lambda: self.source.status.connected, what="kiosk connected")
         return self.source
-
-    def _take(self, event):
-        with self.lock:
-            self.events.append(event)
-
-    def tickets(self):
-        with self.lock:
-            return [(e.kind, e.ticket) for e in self.events]
 
     def stop(self):
         if self.source is not None:
@@ -88,8 +85,8 @@ class Kiosk:
 def kiosk(mosquitto):
     kiosks = []
 
-    def make(**keys):
-        kiosks.append(Kiosk(mosquitto, **keys))
+    def make(broker=None, **keys):
+        kiosks.append(Kiosk(broker or mosquitto, **keys))
         return kiosks[-1]
     yield make
     for k in kiosks:
@@ -220,6 +217,39 @@ def test_back_channel_sent_while_disconnected_is_delivered_after_reconnect(kiosk
     wait_for(lambda: src.status.connected, what="reconnected")
     wait_for(lambda: listener.messages, what="queued back-channel")
     assert json.loads(listener.messages[0][1])["ticket"] == "D001"
+
+
+@pytest.fixture
+def tls_broker(tmp_path):
+    pki = make_pki(tmp_path / "pki")
+    broker = Mosquitto(tmp_path / "tls-broker", tls=pki, require_certificate=True,
+                       passwords={"kiosk-03": "s3cret", "queue": "q"})
+    broker.start()
+    try:
+        yield broker, pki
+    finally:
+        broker.stop()
+
+
+def test_tls_with_client_certificate_and_password_file(tmp_path, tls_broker, kiosk, peer):
+    broker, pki = tls_broker
+    (tmp_path / "mqtt-password").write_text("s3cret\n")
+    k = kiosk(broker, ca_file=str(pki.ca), cert_file=str(pki.client_cert), key_file=str(pki.client_key),
+              username="kiosk-03", password_file="mqtt-password")
+    k.start(config_dir=tmp_path)
+    peer(broker=broker, pki=pki, user=("queue", "q")).publish(ev("call", "T001"))
+    wait_for(lambda: k.tickets(), what="event over TLS")
+    assert k.tickets() == [("call", "T001")]
+
+
+def test_wrong_password_is_reported_in_status_and_retried(tmp_path, tls_broker, kiosk):
+    broker, pki = tls_broker
+    (tmp_path / "pw").write_text("wrong")
+    k = kiosk(broker, ca_file=str(pki.ca), cert_file=str(pki.client_cert), key_file=str(pki.client_key),
+              username="kiosk-03", password_file="pw")
+    src = k.start(config_dir=tmp_path, wait=False)
+    wait_for(lambda: src.status.detail.startswith("broker refused"), what="refusal")
+    assert not src.status.connected
 
 
 @pytest.mark.parametrize("keys, bad", [

@@ -1,45 +1,30 @@
 """Serial ticket source over a pseudo-terminal pair (the kiosk opens the slave)."""
-import threading
-
 import pytest
 
 from hallcore.config import ConfigError, Table
-from kiosk.events import TicketEvent
 from kiosk.lineprotocol import LineSplitter
 from kiosk.ptylink import PtyLink
 from kiosk.sources import open_source
+from support.collector import Collector
 from support.waiting import wait_for
 
 WINDOW = "03"
 CALL = "CALL|A023|03|1024|张三|2026112800017|GA001:居民身份证换领;GA003:户口迁移|2026-11-28T09:00:00+08:00"
 
 
-class Kiosk:
+class Kiosk(Collector):
     def __init__(self, link, config_dir=".", **serial_keys):
+        super().__init__()
         self.link = link
-        self.events: list[TicketEvent] = []
-        self.lock = threading.Lock()
         keys = {"port": str(link.path), "reconnect_max": 0.5, **serial_keys}
         self.source = open_source(Table({"source": "serial", "serial": keys}, "queue"),
                                   hall_id="taojiang", window_id=WINDOW, config_dir=config_dir)
         self.back = LineSplitter(encoding=self.source.settings.encoding, line_ending="crlf")
 
     def start(self):
-        self.source.start(self._take)
+        self.source.start(self)
         wait_for(lambda: self.source.status.connected, what="port open")
         return self
-
-    def _take(self, event):
-        with self.lock:
-            self.events.append(event)
-
-    def tickets(self):
-        with self.lock:
-            return [(e.kind, e.ticket) for e in self.events]
-
-    def wait_tickets(self, n):
-        wait_for(lambda: len(self.tickets()) >= n, what=f"{n} events")
-        return self.tickets()
 
     def back_channel(self):
         """The next line the kiosk wrote back to the queue system."""
@@ -135,7 +120,7 @@ def test_unplug_and_replug_reopens_and_keeps_the_back_channel(kiosk, link):
 def test_missing_port_at_start_is_retried_until_it_appears(tmp_path, link):
     link.unplug()
     k = Kiosk(link)
-    k.source.start(k._take)
+    k.source.start(k)
     try:
         wait_for(lambda: "cannot open" in k.source.status.detail, what="retrying")
         link.plug()

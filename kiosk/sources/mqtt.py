@@ -96,6 +96,7 @@ class MqttSource:
         self.topics = topics(hall_id, window_id)
         self.intake = intake or Intake(f"mqtt {settings.host}:{settings.port}")
         self.client: mqtt.Client | None = None
+        self._refused = False     # keep "broker refused: why" visible across the disconnect that follows
 
     def start(self, on_event: Callable[[TicketEvent], None]) -> None:
         s = self.settings
@@ -159,8 +160,9 @@ class MqttSource:
     # paho callbacks, on paho's thread
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        self._refused = reason_code.is_failure
         if reason_code.is_failure:
-            self.intake.set_state(False, f"broker refused: {reason_code}")
+            self.intake.set_state(False, f"broker refused: {reason_code}, retrying")
             return
         client.subscribe(self.topics["queue"], qos=1)
         client.publish(self.topics["status"], b"online", qos=1, retain=True)
@@ -168,7 +170,7 @@ class MqttSource:
                                     f"session present {flags.session_present}")
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
-        if self.client is not None:
+        if self.client is not None and not self._refused:
             self.intake.set_state(False, f"disconnected: {reason_code}, reconnecting")
 
     def _on_message(self, client, userdata, msg) -> None:

@@ -205,13 +205,24 @@ class RunningCenter:
         finally:
             engine.dispose()
 
-    def add_device(self, device_id: str, hall_id: str = "taojiang", window_id: str = "03") -> str:
-        """Enroll another tablet; returns its token."""
+    def _center(self):
         from center.config import load_config
         from center.service import Center
-        c = Center(load_config(self.config_path))
+        return Center(load_config(self.config_path))
+
+    def add_device(self, device_id: str, hall_id: str = "taojiang", window_id: str = "03") -> str:
+        """Enroll another tablet; returns its token."""
+        c = self._center()
         try:
             return c.add_device(device_id, hall_id, window_id)
+        finally:
+            c.engine.dispose()
+
+    def add_user(self, name: str, role: str, password: str, window_id: str | None = None) -> None:
+        """A dashboard user (handler of `window_id`, or supervisor)."""
+        c = self._center()
+        try:
+            c.add_user(name, role, password, window_id)
         finally:
             c.engine.dispose()
 

@@ -7,7 +7,9 @@
         mosquitto.restart()        # same port, persistence kept
 
 Listens on a free loopback port with a generated config in tmp_path;
-anonymous access, persistence on (saved at every shutdown, so a restart
+anonymous access (or users from `passwords`), optional TLS (`tls`: a
+support.certs.TestPki; `require_certificate` asks clients for one too),
+persistence on (saved at every shutdown, so a restart
 keeps retained messages, persistent sessions and their queued QoS 1
 messages). Stopped at teardown even when the test fails.
 """
@@ -33,8 +35,10 @@ def free_port(host: str = "127.0.0.1") -> int:
 class Mosquitto:
     host = "127.0.0.1"
 
-    def __init__(self, workdir: Path, port: int | None = None, extra_config: str = ""):
+    def __init__(self, workdir: Path, port: int | None = None, extra_config: str = "", *,
+                 tls=None, require_certificate: bool = False, passwords: dict[str, str] | None = None):
         self.workdir = Path(workdir)
+        self.tls, self.require_certificate, self.passwords = tls, require_certificate, passwords
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port(self.host)
         self.extra_config = extra_config
@@ -48,12 +52,25 @@ class Mosquitto:
 
     def _write_config(self) -> None:
         (self.workdir / "data").mkdir(exist_ok=True)
+        listener = ""
+        if self.tls is not None:
+            listener += (f"cafile {self.tls.ca}\ncertfile {self.tls.server_cert}\nkeyfile {self.tls.server_key}\n"
+                         f"require_certificate {str(self.require_certificate).lower()}\n")
+        if self.passwords:
+            pw = self.workdir / "passwords"
+            pw.write_text("")
+            for user, password in self.passwords.items():
+                subprocess.run(["mosquitto_passwd", "-b", str(pw), user, password], check=True,
+                               capture_output=True, timeout=30)
+            pw.chmod(0o600)
+            listener += f"password_file {pw}\n"
         self.conf.write_text(
             f"listener {self.port} {self.host}\n"
             # run as us: as root, mosquitto would switch to user "mosquitto",
             # which cannot write the persistence file into tmp_path
             f"user {getpass.getuser()}\n"
-            "allow_anonymous true\n"
+            f"allow_anonymous {'false' if self.passwords else 'true'}\n"
+            + listener +
             "persistence true\n"
             f"persistence_location {self.workdir / 'data'}/\n"
             "autosave_interval 1\n"
