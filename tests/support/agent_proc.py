@@ -68,6 +68,12 @@ class AgentProcess:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
+    def check(self) -> bool:
+        """Raise, with the agent's log, if the process exited on its own."""
+        if self.proc is not None and self.proc.poll() is not None:
+            raise AssertionError(f"hall-agent exited with {self.proc.returncode}:\n{agent_log(self.config)}")
+        return True
+
     def kill(self) -> None:
         if self.alive():
             self.proc.send_signal(signal.SIGKILL)
