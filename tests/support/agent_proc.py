@@ -27,8 +27,9 @@ def _toml_value(v: Any) -> str:
 
 def write_tablet_config(folder: Path, center_url: str, token: str, *, device_id: str = "tab-03",
                         agent: dict[str, Any] | None = None, center: dict[str, Any] | None = None,
-                        mqtt: dict[str, Any] | None = None) -> Path:
-    """A tablet TOML with the tables the agent reads; fast timings for tests."""
+                        mqtt: dict[str, Any] | None = None, extra: str = "") -> Path:
+    """A tablet TOML with the tables the agent reads; fast timings for tests.
+    `extra` is appended as is (the kiosk's tables, for the end-to-end test)."""
     folder.mkdir(parents=True, exist_ok=True)
     token_file = folder / "device.token"
     token_file.write_text(token + "\n", encoding="utf-8")
@@ -44,7 +45,7 @@ def write_tablet_config(folder: Path, center_url: str, token: str, *, device_id:
     if mqtt:
         lines += ["", "[agent.mqtt]"] + [f"{k} = {_toml_value(v)}" for k, v in mqtt.items()]
     path = folder / "tablet.toml"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    path.write_text("\n".join(lines) + "\n\n" + extra, encoding="utf-8")
     return path
 
 
