@@ -52,6 +52,9 @@ def run(cfg) -> int:
     publisher = AlertPublisher(a.mqtt) if a.mqtt else None
     try:
         Agent(outbox, sender, a, publisher=publisher).run(stop)
+    except OutboxError as e:
+        print(f"hall-agent: {e}", file=sys.stderr)
+        return 3
     finally:
         if publisher:
             publisher.close()

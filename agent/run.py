@@ -23,7 +23,7 @@ from agent.answer import AUTH, BACKOFF, SEND, SHRINK, classify
 from agent.batch import select_batch
 from agent.config import AgentSettings
 from agent.mqtt_alerts import AlertPublisher, bad_review_alert
-from agent.outbox import Outbox
+from agent.outbox import Outbox, OutboxError
 from agent.retry import Backoff
 from agent.sender import Sender
 from agent.status import heartbeat_body, read_status
@@ -58,6 +58,7 @@ class Agent:
         self.next_heartbeat = 0.0
         self.next_alert_check = 0.0
         self.seen_change: float | None = None
+        self.seen_for_publish: float | None = None
         self.more_work = True              # something may be pending: look without waiting for a put
         self.auth_token_stamp = None
         self.last_error: str | None = None
@@ -79,7 +80,18 @@ class Agent:
                                          "version": __version__})
         self.write_status(force=True)
         while not stop.is_set():
-            worked = self.turn()
+            try:
+                worked = self.turn()
+            except OutboxError:
+                # the outbox store was damaged under us: start-up recovery repairs it, so exit
+                # and let systemd start a fresh process (Restart=always)
+                log.critical("outbox unusable while running; exiting for start-up recovery", exc_info=True)
+                raise
+            except Exception as e:   # a bug or an odd OS error must not end store-and-forward
+                log.exception("unexpected error in the agent loop; carrying on")
+                self._failed(f"internal error: {e!r}"[:500])
+                stop.wait(self.backoff.failed())
+                continue
             if not worked:
                 stop.wait(self.settings.poll_interval)
         self.write_status(force=True)
@@ -104,6 +116,10 @@ class Agent:
         change = self.outbox.last_change
         if change != self.seen_change:
             self.more_work = True
+            if self.publisher is not None and change != self.seen_for_publish and now < self.next_send:
+                # not sending now (center down): a dashboard still hears of a bad review at once
+                self.seen_for_publish = change
+                self.publish_bad_reviews(self.outbox.pending(limit=self.batch_limit))
         if self.more_work and now >= self.next_send:
             self.seen_change = change     # read before pending(): a put during the read is seen next turn
             worked = self.send_one_batch()
@@ -135,6 +151,9 @@ class Agent:
             for k, v in out.counts.items():
                 self.sent[k] += v
             self.backoff.succeeded()
+            if self.state == AUTH_BLOCKED:
+                self.alerts = [a for a in self.alerts if a.get("kind") != "auth"]
+                log.info("the center accepts this device again")
             self.batch_limit = min(self.settings.batch_size, self.batch_limit * 2)
             self.last_success = _now()
             self.state = SENDING

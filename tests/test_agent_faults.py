@@ -167,4 +167,6 @@ def test_wrong_token_stops_sending_and_alerts_until_the_token_is_fixed(running_c
         assert shown.returncode == 1 and "auth_blocked" in shown.stdout
         (cfg.parent / "device.token").write_text(c.token + "\n")   # hall IT installs the right token
         wait_until(lambda: drained(box), 30, what="sending to resume:\n" + agent_log(cfg))
+        wait_until(lambda: not any(a.get("kind") == "auth" for a in status(cfg)["alerts"]), 10,
+                   what="the auth alert to clear")
     assert_center_holds_exactly(c, put)

@@ -68,6 +68,17 @@ def test_every_bad_review_is_published_once_with_the_phone_masked(agent, subscri
     assert subscriber.empty()         # already published: not again
 
 
+def test_bad_review_is_published_at_once_while_the_agent_waits_out_a_backoff(agent, subscriber):
+    agent.outbox.put(vote(5))
+    agent.send_one_batch()                      # refused: backing off
+    agent.next_send = agent.mono() + 3600       # a long wait ahead
+    agent.next_heartbeat = agent.next_alert_check = agent.next_send
+    bad = agent.outbox.put(vote(6, bad=True))
+    agent.turn()
+    [msg] = take(subscriber, 1)
+    assert msg["id"] == bad["id"] and agent.outbox.counts()["pending"] == 2
+
+
 def test_deadline_alert_is_published(agent, subscriber):
     late = agent.outbox.put(vote(3, bad=True, due_at=datetime.now().astimezone() - timedelta(minutes=1)))
     agent.check_deadlines()
