@@ -32,9 +32,10 @@ sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
 from agent.outbox import Outbox  # noqa: E402
 from agent.spool import Spool, entry  # noqa: E402
-from support.agent_proc import AgentProcess, wait_until, write_tablet_config  # noqa: E402
+from support.agent_proc import AgentProcess, write_tablet_config  # noqa: E402
 from support.center import start_center  # noqa: E402
 from support.outbox_records import vote  # noqa: E402
+from support.waiting import wait_for  # noqa: E402
 
 DEVICE = "tab-03"
 
@@ -66,7 +67,7 @@ def bad_review_latency(root: Path, center, n_idle: int, n_backlog: int, backlog:
     out: dict[str, list[float]] = {"idle": [], "during backlog": []}
     n = 0
     with AgentProcess(cfg) as agent:
-        wait_until(lambda: agent.check() and (cfg.parent / "agent-status.json").exists(), 30,
+        wait_for(lambda: agent.check() and (cfg.parent / "agent-status.json").exists(), 30,
                    what="the agent to start")
         for _ in range(n_idle):
             time.sleep(rng.uniform(0.05, 0.3))   # votes arrive at random moments of the poll cycle
@@ -78,7 +79,7 @@ def bad_review_latency(root: Path, center, n_idle: int, n_backlog: int, backlog:
                 n += 1
             out["during backlog"].append(to_center(box, vote(n, bad=True)))
             n += 1
-        wait_until(lambda: box.counts()["pending"] == 0, 120, what="the backlog to drain")
+        wait_for(lambda: box.counts()["pending"] == 0, 120, what="the backlog to drain")
     box.close()
     return out
 
@@ -95,7 +96,7 @@ def drain(root: Path, center, n: int) -> float:
     assert box.counts()["pending"] == n
     t0 = time.perf_counter()
     with AgentProcess(cfg) as agent:
-        wait_until(lambda: agent.check() and box.counts()["pending"] == 0, 600, every=0.1,
+        wait_for(lambda: agent.check() and box.counts()["pending"] == 0, 600,
                    what="the 10k backlog to drain")
         took = time.perf_counter() - t0
     box.close()

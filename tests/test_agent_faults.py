@@ -17,10 +17,11 @@ import pytest
 
 from agent.outbox import Outbox
 from agent.status import read_status
-from support.agent_proc import AgentProcess, REPO, agent_log, outbox_folder, wait_until, write_tablet_config
+from support.agent_proc import AgentProcess, REPO, agent_log, outbox_folder, write_tablet_config
 from support.center import running_center  # noqa: F401  (fixture)
 from support.outbox_records import vote
 from support.tcp_proxy import HANG, HTTP500, LOSE, PASS, REFUSE, FaultProxy
+from support.waiting import wait_for
 
 DEVICE = "tab-03"
 pytestmark = pytest.mark.slow
@@ -64,10 +65,10 @@ def test_center_down_for_a_while_then_back(running_center, tablet):
     c.stop()
     with AgentProcess(cfg):
         put = [box.put(vote(i, bad=i % 7 == 0)) for i in range(60)]
-        wait_until(lambda: "refused" in (status(cfg).get("last_error") or ""), what="a refused connection")
+        wait_for(lambda: "refused" in (status(cfg).get("last_error") or ""), what="a refused connection")
         assert status(cfg)["state"] == "backoff" and box.counts()["pending"] == 60
         c.start()
-        wait_until(lambda: drained(box), 60, what="the backlog to drain:\n" + agent_log(cfg))
+        wait_for(lambda: drained(box), 60, what="the backlog to drain:\n" + agent_log(cfg))
     assert_center_holds_exactly(c, put)
 
 
@@ -82,7 +83,7 @@ def test_center_misbehaving_then_healthy(running_center, tablet, fault, symptom)
                           agent={"batch_size": 20})
         put = [box.put(vote(i, bad=i % 9 == 0)) for i in range(50)]
         with AgentProcess(cfg):
-            wait_until(lambda: status(cfg).get("last_error") and symptom in status(cfg)["last_error"]
+            wait_for(lambda: status(cfg).get("last_error") and symptom in status(cfg)["last_error"]
                        and (fault == REFUSE or proxy.connections >= 2),
                        30, what=f"the agent to meet the fault {fault}")
             # the center answered nothing usable: nothing may have left the outbox
@@ -92,7 +93,7 @@ def test_center_misbehaving_then_healthy(running_center, tablet, fault, symptom)
             else:
                 assert c.records() == []
             proxy.set_mode(PASS)
-            wait_until(lambda: drained(box), 60, what="the backlog to drain:\n" + agent_log(cfg))
+            wait_for(lambda: drained(box), 60, what="the backlog to drain:\n" + agent_log(cfg))
         assert_center_holds_exactly(c, put)
         if fault == LOSE:
             assert status(cfg)["sent"]["duplicate"] >= 1   # resent after the lost answer, stored once
@@ -113,7 +114,7 @@ def test_agent_killed_at_random_moments(running_center, tablet):
             agent.start()
             pid = agent.proc.pid
             if n % 4 != 0:   # every 4th kill lands during start-up, the others once it runs
-                wait_until(lambda: status(cfg).get("pid") == pid, 30, what="the agent to start")
+                wait_for(lambda: status(cfg).get("pid") == pid, 30, what="the agent to start")
                 time.sleep(rng.uniform(0.0, 0.3))
             before = box.counts()["pending"]
             agent.kill()
@@ -121,7 +122,7 @@ def test_agent_killed_at_random_moments(running_center, tablet):
             after = box.counts()["pending"]
             mid_drain += 0 < after < len(put) and after <= before
         agent.start()
-        wait_until(lambda: drained(box), 90, what="the backlog to drain:\n" + agent_log(cfg))
+        wait_for(lambda: drained(box), 90, what="the backlog to drain:\n" + agent_log(cfg))
     finally:
         agent.stop()
     assert kills >= 20
@@ -140,7 +141,7 @@ def test_batch_with_one_record_the_center_rejects(running_center, tablet):
     box.spool.write(foreign, datetime.now().astimezone().isoformat())
     put += [box.put(vote(i)) for i in range(6, 9)]
     with AgentProcess(cfg):
-        wait_until(lambda: status(cfg).get("quarantined") == 1 and status(cfg).get("pending") == 0,
+        wait_for(lambda: status(cfg).get("quarantined") == 1 and status(cfg).get("pending") == 0,
                    30, what="the rejected record to be quarantined:\n" + agent_log(cfg))
     [q] = box.quarantined()
     assert q["record"]["id"] == foreign["id"] and "tab-99" in q["reason"]
@@ -158,7 +159,7 @@ def test_wrong_token_stops_sending_and_alerts_until_the_token_is_fixed(running_c
     cfg, box = tablet(c.url, "not-the-token")
     put = [box.put(vote(i)) for i in range(10)]
     with AgentProcess(cfg):
-        wait_until(lambda: status(cfg).get("state") == "auth_blocked", 30, what="auth_blocked")
+        wait_for(lambda: status(cfg).get("state") == "auth_blocked", 30, what="auth_blocked")
         st = status(cfg)
         assert any(a.get("kind") == "auth" for a in st["alerts"]) and "401" in st["last_error"]
         assert box.counts()["pending"] == 10 and c.records() == []
@@ -166,7 +167,7 @@ def test_wrong_token_stops_sending_and_alerts_until_the_token_is_fixed(running_c
                                capture_output=True, text=True, cwd=REPO, timeout=30)
         assert shown.returncode == 1 and "auth_blocked" in shown.stdout
         (cfg.parent / "device.token").write_text(c.token + "\n")   # hall IT installs the right token
-        wait_until(lambda: drained(box), 30, what="sending to resume:\n" + agent_log(cfg))
-        wait_until(lambda: not any(a.get("kind") == "auth" for a in status(cfg)["alerts"]), 10,
+        wait_for(lambda: drained(box), 30, what="sending to resume:\n" + agent_log(cfg))
+        wait_for(lambda: not any(a.get("kind") == "auth" for a in status(cfg)["alerts"]), 10,
                    what="the auth alert to clear")
     assert_center_holds_exactly(c, put)

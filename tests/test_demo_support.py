@@ -9,9 +9,9 @@ from sqlalchemy import create_engine, select
 
 from agent.demo_support import start_backend
 from agent.outbox import Outbox
-from support.agent_proc import wait_until
 from support.center import free_port
 from support.outbox_records import vote
+from support.waiting import wait_for
 
 CONFIG = Path(__file__).resolve().parents[1] / "config"
 
@@ -43,7 +43,7 @@ def test_backend_enrolls_the_demo_tablet_and_a_bad_review_reaches_the_center(tmp
         box = Outbox(tmp_path / "var" / "outbox", "demo-01")
         rec = box.put(vote(1, device_id="demo-01", bad=True))
         db = tmp_path / "var" / "center.sqlite3"
-        wait_until(lambda: backend.alive() and rec["id"] in stored_ids(db), 30,
+        wait_for(lambda: backend.alive() and rec["id"] in stored_ids(db), 30,
                    what="the bad review at the demo center")
         assert requests.get(backend.dashboard, timeout=5).status_code in (200, 302, 303, 307, 401)
         box.close()
@@ -54,7 +54,7 @@ def test_backend_enrolls_the_demo_tablet_and_a_bad_review_reaches_the_center(tmp
     token = (tmp_path / "var" / "device.token").read_text()
     backend = start_backend(cfg)
     try:
-        wait_until(lambda: backend.alive() and "idle" in (tmp_path / "var" / "agent-status.json").read_text(),
+        wait_for(lambda: backend.alive() and "idle" in (tmp_path / "var" / "agent-status.json").read_text(),
                    30, what="the agent to run again")
     finally:
         backend.stop()

@@ -19,9 +19,10 @@ from sqlalchemy import create_engine, select
 from agent.outbox import Outbox
 from hallcore.record import parse_time
 from hallcore.workdays import HANDLING_WORKDAYS, WorkCalendar, deadline
-from support.agent_proc import REPO, AgentProcess, agent_log, wait_until, write_tablet_config
+from support.agent_proc import REPO, AgentProcess, agent_log, write_tablet_config
 from support.center import running_center  # noqa: F401  (fixture)
 from support.mosquitto import mosquitto  # noqa: F401  (fixture)
+from support.waiting import wait_for
 
 pytestmark = pytest.mark.slow
 TICKETS = 300
@@ -79,7 +80,7 @@ def test_whole_chain_with_agent_kills_and_a_center_outage(tmp_path, mosquitto, r
                               "--config", str(cfg), "--seed", "7"], stdout=out, stderr=subprocess.STDOUT, cwd=REPO)
     sim = None
     try:
-        wait_until(lambda: robot.poll() is None and (storage / "robot-state.json").exists(), 30,
+        wait_for(lambda: robot.poll() is None and (storage / "robot-state.json").exists(), 30,
                    what="the headless kiosk to start")
         agent.start()
         sim = subprocess.Popen([sys.executable, "-m", "kiosk.simulator", "--mqtt",
@@ -102,11 +103,11 @@ def test_whole_chain_with_agent_kills_and_a_center_outage(tmp_path, mosquitto, r
                 outage_done = True
         assert sim.wait(30) == 0, "the simulator did not get every back-channel"
         assert kills >= 3 and outage_done
-        wait_until(lambda: (s := read_json(storage / "robot-state.json")).get("screen") == "idle"
+        wait_for(lambda: (s := read_json(storage / "robot-state.json")).get("screen") == "idle"
                    and s.get("pending_events") == 0, 30, what="the kiosk to finish the last ticket")
         box = Outbox(storage / "outbox", "tab-03")
         try:
-            wait_until(lambda: agent.check() and box.counts()["pending"] == 0, 90,
+            wait_for(lambda: agent.check() and box.counts()["pending"] == 0, 90,
                        what="the agent to drain the outbox:\n" + agent_log(cfg))
             assert box.counts()["quarantined"] == 0
         finally:

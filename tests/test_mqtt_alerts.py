@@ -16,9 +16,9 @@ from agent.outbox import Outbox
 from agent.run import Agent
 from agent.sender import Sender
 from kiosk.sources.mqtt import MqttSettings
-from support.agent_proc import wait_until
 from support.mosquitto import mosquitto  # noqa: F401  (fixture)
 from support.outbox_records import vote
+from support.waiting import wait_for
 
 TOPIC = "hall/taojiang/alerts"
 
@@ -62,7 +62,7 @@ def test_every_bad_review_is_published_once_with_the_phone_masked(agent, subscri
     [msg] = take(subscriber, 1)
     assert msg["kind"] == "bad_review" and msg["id"] == bad["id"] and msg["contact_phone"] == "138****5678"
     assert msg["due_at"] == bad["due_at"] and msg["window_id"] == "03"
-    wait_until(lambda: (agent.collect_published(), bad["id"] in agent.published)[1], 10,
+    wait_for(lambda: (agent.collect_published(), bad["id"] in agent.published)[1], 10,
                what="the broker's acknowledgement")
     agent.send_one_batch()
     assert subscriber.empty()         # already published: not again

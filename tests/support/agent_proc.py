@@ -10,9 +10,8 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -95,19 +94,6 @@ class AgentProcess:
 
     def __exit__(self, *exc: Any) -> None:
         self.stop()
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float = 30.0, every: float = 0.05,
-               what: str = "condition") -> Any:
-    """Poll `predicate` until truthy; AssertionError naming `what` after `timeout`."""
-    end = time.monotonic() + timeout
-    while True:
-        v = predicate()
-        if v:
-            return v
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(every)
 
 
 def agent_log(config: Path) -> str:
