@@ -39,11 +39,10 @@ def enqueue(conn, cfg: AlertConfig, kind: str, case_id: int, payload: dict[str, 
     """Queue one alert per channel; the dashboard one counts as delivered at once
     (the dashboard reads this table)."""
     body = {"kind": kind, "title": KIND_TITLES.get(kind, kind), "case_id": case_id, **payload}
-    for ch in channels(cfg):
-        conn.execute(insert(alerts).values(
-            case_id=case_id, kind=kind, channel=ch, payload=body, created_at=to_db(now),
-            attempts=0, next_attempt_at=to_db(now),
-            delivered_at=to_db(now) if ch == "dashboard" else None))
+    conn.execute(insert(alerts), [dict(
+        case_id=case_id, kind=kind, channel=ch, payload=body, created_at=to_db(now),
+        attempts=0, next_attempt_at=to_db(now),
+        delivered_at=to_db(now) if ch == "dashboard" else None) for ch in channels(cfg)])
 
 
 def send_webhook(cfg: AlertConfig, payload: dict[str, Any]) -> None:

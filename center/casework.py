@@ -22,8 +22,8 @@ SYSTEM = Actor("系统", "system")
 
 def _log(conn, case_id: int, now: datetime, actor: str, action: str,
          from_state: str | None, to_state: str | None, note: str | None = None) -> None:
-    conn.execute(insert(case_log).values(case_id=case_id, at=to_db(now), actor=actor, action=action,
-                                         from_state=from_state, to_state=to_state, note=note))
+    conn.execute(insert(case_log), dict(case_id=case_id, at=to_db(now), actor=actor, action=action,
+                                        from_state=from_state, to_state=to_state, note=note))
 
 
 def _alert_payload(rec: Mapping[str, Any], due_at: datetime) -> dict[str, Any]:
@@ -38,13 +38,13 @@ def open_case(conn, center, rec: Mapping[str, Any], row: Mapping[str, Any], now:
     voted_at = parse_time(rec["voted_at"])
     due = center.deadlines.handling(voted_at.astimezone(HALL_TZ))
     tablet_due = parse_time(rec.get("due_at"))
-    case_id = conn.execute(insert(cases).values(
+    case_id = conn.execute(insert(cases).returning(cases.c.id), dict(
         record_id=rec["id"], hall_id=rec["hall_id"], window_id=rec["window_id"],
         department=row["department"], staff_id=rec["staff_id"], matter_code=rec["matter_code"],
         state="new",
         voted_at=to_db(voted_at), due_at=to_db(due.due_at), calendar_verified=due.verified,
         tablet_due_at=to_db(tablet_due) if tablet_due else None, appeal="none",
-        due_alerted=False, escalated=False, updated_at=to_db(now)).returning(cases.c.id)).scalar_one()
+        due_alerted=False, escalated=False, updated_at=to_db(now))).scalar_one()
     note = None if due.verified else "节假日数据缺失，期限按周一至周五计算，未经核验"
     _log(conn, case_id, now, SYSTEM.name, "open", None, "new", note)
     alerting.enqueue(conn, center.cfg.alerts, "new_case", case_id, _alert_payload(rec, due.due_at), now)

@@ -103,7 +103,9 @@ cases = Table(
     Column("updated_at", DateTime, nullable=False),
     Index("ix_cases_state_due", "state", "due_at"),
     Index("ix_cases_window", "window_id"),
-    Index("ix_cases_voted", "voted_at"),
+    # covering index: the statistics count cases per period without reading the rows
+    Index("ix_cases_voted", "voted_at", "state", "on_time", "window_id", "department",
+          "staff_id", "matter_code"),
 )
 
 case_log = Table(

@@ -111,7 +111,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('cases', schema=None) as batch_op:
         batch_op.create_index('ix_cases_state_due', ['state', 'due_at'], unique=False)
-        batch_op.create_index('ix_cases_voted', ['voted_at'], unique=False)
+        batch_op.create_index('ix_cases_voted', ['voted_at', 'state', 'on_time', 'window_id', 'department', 'staff_id', 'matter_code'], unique=False)
         batch_op.create_index('ix_cases_window', ['window_id'], unique=False)
 
     op.create_table('alerts',
