@@ -180,6 +180,10 @@ class Journal:
         """Move a journal that cannot be used out of the way and report it."""
         stamp = datetime.now().strftime("%Y%m%dT%H%M%S")
         aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
+        n = 1
+        while aside.exists():   # never overwrite an earlier one
+            n += 1
+            aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}-{n}")
         os.replace(self.path, aside)
         fsync_dir(self.path.parent)
         self.problem = f"journal {self.path} {why}; moved to {aside.name}"

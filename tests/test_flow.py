@@ -597,3 +597,14 @@ def test_any_session_stores_each_matter_of_each_finished_ticket_exactly_once(tmp
         mine = [r for r in recs if r["ticket"] == ticket]
         assert (rated, unrated) == (sum(r["result"] == "rated" for r in mine),
                                     sum(r["result"] == "unrated" for r in mine))
+
+
+def test_a_record_the_outbox_refuses_is_counted_and_the_kiosk_goes_on(tmp_path):
+    # the outbox belongs to another device: it refuses every record (RecordError), forever
+    k = Kiosk(tmp_path, outbox=make_outbox(tmp_path, device_id="other-tablet"))
+    k.finish()
+    k.rate()
+    assert k.records() == [] and k.flow.counters["records_rejected"] == 1
+    assert k.done == [("A023", 0, 1)]
+    k.wait(3)
+    assert k.flow.view.screen == "idle"
