@@ -23,7 +23,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from hallcore.config import ConfigError, Table, load_toml
+from hallcore.config import Table, load_toml
 from kiosk.events import EVENT_KINDS, HALL_TZ, Done, EventError, TicketEvent, build_event
 
 GROUPS = ("verb", "ticket", "window", "staff_id", "staff_name", "case_no", "matters",

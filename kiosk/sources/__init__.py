@@ -5,6 +5,12 @@
     source.send_done("A023", rated=1, unrated=0)
     source.status                 # SourceStatus(connected, detail, received, rejected)
     source.stop()
+
+on_event runs on the source's reader thread (paho's network thread for
+MQTT): it must return quickly (hand the event to the kiosk's own queue), or
+the MQTT keepalive and the serial reader stall. Replays are dropped before
+on_event by an in-memory EventDeduplicator; after a kiosk restart the kiosk's
+own "one record per (ticket, matter)" rule is the guard.
 """
 from __future__ import annotations
 

@@ -82,6 +82,7 @@ class SerialSource:
         self._pending: collections.deque[bytes] = collections.deque(maxlen=PENDING_DONE)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.open_attempts = 0     # for the admin screen and tests: retries are not logged one by one
 
     def start(self, on_event: Callable[[TicketEvent], None]) -> None:
         self.intake.on_event = on_event
@@ -137,6 +138,7 @@ class SerialSource:
     def _run(self) -> None:
         backoff = 0.2
         while not self._stop.is_set():
+            self.open_attempts += 1
             try:
                 port = self._open()
             except (serial.SerialException, OSError, ValueError) as e:
