@@ -8,9 +8,7 @@ from datetime import datetime
 
 import pytest
 
-from agent.archive import parts_to_fill
 from agent.outbox import Outbox, OutboxError
-from agent.tinystore import AtomicJSONStorage, StoreDamaged
 from hallcore.record import RecordError
 from support.outbox_records import CST, vote
 
@@ -228,14 +226,6 @@ def test_record_moved_by_another_process_is_not_moved_twice(folder):
         agent.close()
 
 
-def test_archive_parts_are_bounded():
-    assert parts_to_fill({}, datetime(2026, 11, 28).date(), 2500) == [
-        ("2026-11-28.001.json", 1000), ("2026-11-28.002.json", 1000), ("2026-11-28.003.json", 500)]
-    assert parts_to_fill({"2026-11-28.002.json": 990, "2026-11-27.007.json": 10},
-                         datetime(2026, 11, 28).date(), 15) == [
-        ("2026-11-28.002.json", 10), ("2026-11-28.003.json", 5)]
-
-
 # ---------------------------------------------------------------- damaged files
 
 @pytest.mark.parametrize("damage", [b"", b'{"_default": {"1": {"record"', b"\x00\xffgarbage"],
@@ -341,11 +331,3 @@ def test_leftover_temp_files_are_removed_at_start_up(box):
     box = Outbox(box.folder, DEVICE)
     assert not tmp.exists() and box.counts()["pending"] == 1
     box.close()
-
-
-def test_atomic_storage_refuses_empty_file_instead_of_empty_database(tmp_path):
-    path = tmp_path / "db.json"
-    path.write_bytes(b"")
-    with pytest.raises(StoreDamaged, match="empty"):
-        AtomicJSONStorage(path).read()
-    assert AtomicJSONStorage(tmp_path / "new.json").read() is None
