@@ -9,6 +9,7 @@ by agent.batch and agent.answer; this module only wires them to I/O.
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
 import random
@@ -33,7 +34,8 @@ from hallcore.record import is_bad_review, parse_time
 log = logging.getLogger("agent")
 
 IDLE, SENDING, BACKING_OFF, AUTH_BLOCKED = "idle", "sending", "backoff", "auth_blocked"
-STATUS_EVERY_S = 1.0
+STATUS_EVERY_S = 1.0        # at most this often the status is looked at ...
+STATUS_REFRESH_S = 30.0     # ... and rewritten this often when nothing but the clock changed
 SHOWN_QUARANTINE = 50
 
 
@@ -66,6 +68,7 @@ class Agent:
         self._counts_dirty = True
         self._status_due = 0.0
         self._status: dict[str, Any] = {}
+        self._written, self._written_at = "", 0.0
         old = read_status(settings.status_file) or {}
         # remembered across restarts so an alert is raised once, not at every start
         self.alerted: set[str] = set(old.get("alerted", []))
@@ -270,6 +273,13 @@ class Agent:
             next_try_s=max(0.0, round(self.next_send - now, 1)) if self.state in (BACKING_OFF, AUTH_BLOCKED) else 0,
             sent=dict(self.sent), alerts=self.alerts, alerted=sorted(self.alerted),
             published=sorted(self.published))
+        # unchanged apart from the clock: rewrite only now and then (flash wear), but
+        # well within status.STALE_AFTER_S so readers can tell a live agent from a dead one
+        content = json.dumps({k: v for k, v in self._status.items() if k not in ("clock", "next_try_s")},
+                             sort_keys=True, default=str)
+        if not force and content == self._written and now < self._written_at + STATUS_REFRESH_S:
+            return self._status
+        self._written, self._written_at = content, now
         try:
             atomic_write_json(self.settings.status_file, self._status)
         except OSError as e:

@@ -22,7 +22,7 @@ DEVICE = "tab-03"
 def make_agent(tmp_path):
     made = []
 
-    def make(url: str, token: str, **settings) -> Agent:
+    def make(url: str, token: str, monotonic=None, **settings) -> Agent:
         token_file = tmp_path / "device.token"
         token_file.write_text(token)
         box = Outbox(tmp_path / "outbox", DEVICE)
@@ -30,7 +30,8 @@ def make_agent(tmp_path):
         kw = dict(status_file=tmp_path / "agent-status.json", backoff_base=0.05, backoff_cap=0.2)
         kw.update(settings)
         made.append((box, sender))
-        return Agent(box, sender, AgentSettings(**kw))
+        extra = {"monotonic": monotonic} if monotonic else {}
+        return Agent(box, sender, AgentSettings(**kw), **extra)
     yield make
     for box, sender in made:
         sender.close()
@@ -95,3 +96,24 @@ def test_unsent_bad_review_near_its_deadline_raises_one_alert(make_agent, tmp_pa
     again = Agent(agent.outbox, agent.sender, agent.settings)
     again.check_deadlines()
     assert {(a["id"], a["level"]) for a in read_status(tmp_path / "agent-status.json")["alerts"]} == shown
+
+
+def test_idle_status_file_is_rewritten_only_on_change_or_every_30_s(make_agent, tmp_path):
+    clock = [1000.0]
+    agent = make_agent("http://127.0.0.1:9", "t", monotonic=lambda: clock[0])
+    path = tmp_path / "agent-status.json"
+    agent.write_status(force=True)
+    path.unlink()                            # so any rewrite shows
+    for _ in range(5):                       # nothing changes: no rewrite (flash wear)
+        clock[0] += 2
+        agent.write_status()
+    assert not path.exists()
+    agent.outbox.put(vote(1))
+    agent._counts_dirty = True
+    clock[0] += 2
+    agent.write_status()
+    assert read_status(path)["pending"] == 1   # a change is written at once
+    path.unlink()
+    clock[0] += 31
+    agent.write_status()                      # nothing changed, but the clock must stay fresh
+    assert path.exists()
