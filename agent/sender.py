@@ -33,7 +33,9 @@ def _network_error(e: requests.RequestException) -> Reply:
         chain, c = [], e
         while c is not None and len(chain) < 10:   # walk the cause chain (urllib3 wraps socket errors)
             chain.append(c)
-            c = c.__cause__ or c.__context__ or (c.args[0] if c.args and isinstance(c.args[0], BaseException) else None)
+            reason = getattr(c, "reason", None)   # urllib3's MaxRetryError keeps the cause here
+            c = (reason if isinstance(reason, BaseException) else None) or c.__cause__ or c.__context__ or (
+                c.args[0] if c.args and isinstance(c.args[0], BaseException) else None)
             if c in chain:
                 break
         text = " ".join(repr(x) for x in chain)

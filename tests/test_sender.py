@@ -83,3 +83,17 @@ def test_votes_carry_device_and_bearer_token(tmp_path):
     assert r.status == 200
     assert "POST /api/v1/votes" in got["head"] and "Authorization: Bearer abc123" in got["head"]
     assert got["body"] == {"device_id": "tab-03", "votes": [{"id": "r1"}]}
+
+
+def test_dns_failure_is_named_dns():
+    """The exception chain requests raises for an unknown host (built, not looked up)."""
+    import socket
+
+    import requests
+    from urllib3.exceptions import MaxRetryError, NameResolutionError
+
+    from agent.sender import _network_error
+    inner = NameResolutionError("center.example", None, socket.gaierror(-2, "Name or service not known"))
+    e = requests.exceptions.ConnectionError(MaxRetryError(None, "/api/v1/votes", reason=inner))
+    assert _network_error(e).error == "dns"
+    assert _network_error(requests.exceptions.SSLError("certificate verify failed")).error == "tls"
