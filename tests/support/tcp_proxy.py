@@ -11,13 +11,18 @@ agent and it:
              answer and close (the agent must resend; the center says duplicate)
 
 Changing the mode closes every open connection, so pooled keep-alive
-connections cannot slip past a fault.
+connections cannot slip past a fault. With `tls` (a server SSLContext) it
+also terminates HTTPS, so the agent's CA-file verification meets a real
+certificate (see `throwaway_certificates`).
 """
 from __future__ import annotations
 
 import select
 import socket
+import ssl
+import subprocess
 import threading
+from pathlib import Path
 
 PASS, REFUSE, HANG, HTTP500, LOSE = "pass", "refuse", "hang", "http500", "lose"
 _500 = (b"HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/plain\r\n"
@@ -25,8 +30,9 @@ _500 = (b"HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/plain\r\n"
 
 
 class FaultProxy:
-    def __init__(self, target_port: int, target_host: str = "127.0.0.1"):
+    def __init__(self, target_port: int, target_host: str = "127.0.0.1", tls: ssl.SSLContext | None = None):
         self.target = (target_host, target_port)
+        self.tls = tls
         self.mode = PASS
         self._lock = threading.Lock()
         self._conns: set[socket.socket] = set()
@@ -38,7 +44,7 @@ class FaultProxy:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
 
     def _listen(self, port: int) -> int:
         s = socket.socket()
@@ -77,6 +83,12 @@ class FaultProxy:
 
     def _serve(self, conn: socket.socket, mode: str) -> None:
         try:
+            if self.tls is not None:
+                plain = conn
+                conn = self.tls.wrap_socket(conn, server_side=True)   # the handshake; fails if the client refuses
+                with self._lock:
+                    self._conns.discard(plain)
+                    self._conns.add(conn)
             if mode in (PASS, LOSE):
                 self._pipe(conn, lose_answer=mode == LOSE)
             elif mode == HTTP500:
@@ -105,6 +117,8 @@ class FaultProxy:
                 ready, _, _ = select.select([conn, up], [], [], 0.5)
                 for s in ready:
                     data = s.recv(65536)
+                    while isinstance(s, ssl.SSLSocket) and s.pending():   # TLS may hold more than select saw
+                        data += s.recv(s.pending())
                     if not data:
                         return
                     if s is up and lose_answer:
@@ -158,3 +172,26 @@ def _close(s: socket.socket | None) -> None:
         s.close()
     except OSError:
         pass
+
+
+def throwaway_certificates(folder: Path) -> tuple[Path, Path, Path]:
+    """(ca.pem, server.pem, server.key): a throwaway CA and a certificate for 127.0.0.1 (openssl CLI)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    ca_key, ca, key, csr, cert = (folder / n for n in ("ca.key", "ca.pem", "server.key", "server.csr", "server.pem"))
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    run = lambda *a: subprocess.run(["openssl", *a], check=True, capture_output=True, timeout=30)  # noqa: E731
+    run("req", "-x509", *ec, "-keyout", str(ca_key), "-out", str(ca), "-days", "2", "-subj", "/CN=hall test CA",
+        "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+    run("req", *ec, "-keyout", str(key), "-out", str(csr), "-subj", "/CN=127.0.0.1")
+    ext = folder / "server.ext"
+    ext.write_text("subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n"
+                   "keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n")
+    run("x509", "-req", "-in", str(csr), "-CA", str(ca), "-CAkey", str(ca_key), "-CAcreateserial",
+        "-out", str(cert), "-days", "2", "-extfile", str(ext))
+    return ca, cert, key
+
+
+def server_context(cert: Path, key: Path) -> ssl.SSLContext:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    return ctx
