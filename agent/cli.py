@@ -4,13 +4,16 @@
     hall-agent status --config /etc/hall/tablet.toml   print the state for hall IT
 
 Exit codes: 0 ok; 2 bad configuration (the message names the key and the
-fix); 3 the outbox cannot be opened; `status` exits 1 when the agent is not
-running or is blocked (so monitoring can use it).
+fix); 3 the outbox cannot be opened; 4 another hall-agent already runs on
+this storage folder; `status` exits 1 when the agent is not running or is
+blocked (so monitoring can use it).
 """
 from __future__ import annotations
 
 import argparse
+import fcntl
 import logging
+import os
 import signal
 import sys
 import threading
@@ -38,6 +41,10 @@ def run(cfg) -> int:
 
     a = cfg.agent
     setup_logging(a.log_file, max_bytes=a.log_max_bytes, backups=a.log_backups, level=a.log_level)
+    lock = _single_instance(a.status_file.parent / "agent.lock")
+    if lock is None:
+        print(f"hall-agent: another hall-agent is already running on {a.status_file.parent}", file=sys.stderr)
+        return 4
     try:
         outbox = Outbox(cfg.outbox_folder, cfg.device_id)
     except OutboxError as e:
@@ -61,6 +68,22 @@ def run(cfg) -> int:
         sender.close()
         outbox.close()
     return 0
+
+
+def _single_instance(path):
+    """An exclusive flock held for the life of the process (the kernel drops it if we die)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    f = open(path, "a+")
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        f.close()
+        return None
+    f.seek(0)
+    f.truncate()
+    f.write(f"{os.getpid()}\n")
+    f.flush()
+    return f
 
 
 def status(cfg) -> int:
