@@ -104,8 +104,8 @@ def read_mqtt(m: Table, base: Path, *, hall_id: str, window_id: str) -> MqttAler
     return MqttAlerts(broker, topic, qos)
 
 
-def read_agent(t: Table, base: Path, *, default_status_file: Path, hall_id: str = "hall",
-               window_id: str = "0") -> AgentSettings:
+def read_agent(t: Table, base: Path, *, default_status_file: Path, hall_id: str,
+               window_id: str) -> AgentSettings:
     alert_before_h = t.float("alert_before_hours", 4.0, min=0, max=24 * 7)
     base_s = t.float("backoff_base", 1.0, min=0.05, max=600)
     cap_s = t.float("backoff_cap", 120.0, min=0.05, max=3600)
