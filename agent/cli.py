@@ -1,13 +1,110 @@
-"""hall-agent command line (placeholder until its issue lands)."""
+"""hall-agent: the store-and-forward process on the tablet.
+
+    hall-agent --config /etc/hall/tablet.toml          run (systemd: hall-agent.service)
+    hall-agent status --config /etc/hall/tablet.toml   print the state for hall IT
+
+Exit codes: 0 ok; 2 bad configuration (the message names the key and the
+fix); 3 the outbox cannot be opened; 4 another hall-agent already runs on
+this storage folder; `status` exits 1 when the agent is not running or is
+blocked (so monitoring can use it).
+"""
+from __future__ import annotations
+
 import argparse
+import fcntl
+import logging
+import os
+import signal
 import sys
+import threading
+from datetime import datetime
+
+from hallcore.config import ConfigError
+
+log = logging.getLogger("agent")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="hall-agent", description=__doc__.split("\n\n")[0])
+    p.add_argument("command", nargs="?", default="run", choices=("run", "status"),
+                   help="run the agent (default) or print its status")
+    p.add_argument("--config", required=True, help="the tablet's TOML file")
+    return p
+
+
+def run(cfg) -> int:
+    from agent.logs import setup_logging
+    from agent.mqtt_alerts import AlertPublisher
+    from agent.outbox import Outbox, OutboxError
+    from agent.run import Agent
+    from agent.sender import Sender
+
+    a = cfg.agent
+    setup_logging(a.log_file, max_bytes=a.log_max_bytes, backups=a.log_backups, level=a.log_level)
+    lock = _single_instance(a.status_file.parent / "agent.lock")
+    if lock is None:
+        print(f"hall-agent: another hall-agent is already running on {a.status_file.parent}", file=sys.stderr)
+        return 4
+    try:
+        outbox = Outbox(cfg.outbox_folder, cfg.device_id)
+    except OutboxError as e:
+        log.critical("cannot open the outbox", extra={"problem": str(e)})
+        print(f"hall-agent: {e}", file=sys.stderr)
+        return 3
+    a.status_file.parent.mkdir(parents=True, exist_ok=True)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    sender = Sender(cfg.center, cfg.device_id)
+    publisher = AlertPublisher(a.mqtt) if a.mqtt else None
+    try:
+        Agent(outbox, sender, a, publisher=publisher).run(stop)
+    except OutboxError as e:
+        print(f"hall-agent: {e}", file=sys.stderr)
+        return 3
+    finally:
+        if publisher:
+            publisher.close()
+        sender.close()
+        outbox.close()
+    return 0
+
+
+def _single_instance(path):
+    """An exclusive flock held for the life of the process (the kernel drops it if we die)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    f = open(path, "a+")
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        f.close()
+        return None
+    f.seek(0)
+    f.truncate()
+    f.write(f"{os.getpid()}\n")
+    f.flush()
+    return f
+
+
+def status(cfg) -> int:
+    from agent.status import is_stale, read_status, render
+    st = read_status(cfg.agent.status_file)
+    now = datetime.now().astimezone()
+    print(render(st, now, cfg.agent.status_file))
+    if st is None or is_stale(st, now) or st.get("state") == "auth_blocked":
+        return 1
+    return 0
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="hall-agent", description="hall-agent: not built yet; see README.md")
-    parser.parse_args(argv)
-    parser.print_help()
-    return 0
+    args = _parser().parse_args(argv)
+    from agent.config import load_config
+    try:
+        cfg = load_config(args.config)
+    except ConfigError as e:
+        print(f"hall-agent: configuration error: {e}", file=sys.stderr)
+        return 2
+    return status(cfg) if args.command == "status" else run(cfg)
 
 
 if __name__ == "__main__":

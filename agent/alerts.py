@@ -1,0 +1,64 @@
+"""When an unsent bad review must raise a local alert (issue 6).
+
+A bad review carries its 2-working-day deadline (`due_at`, set by the kiosk
+from the shared calendar). If it is still on the tablet -- pending, or
+quarantined because the center rejected it -- `alert_before` ahead of that
+deadline, hall staff must know: the center cannot start handling what it has
+not received. Each record alerts once per state (warning, then overdue).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Iterable, Mapping
+
+from hallcore.record import is_bad_review, parse_time
+
+WARNING = "due_soon"
+OVERDUE = "overdue"
+
+
+@dataclass(frozen=True)
+class DeadlineAlert:
+    record_id: str
+    level: str                  # WARNING or OVERDUE
+    due_at: str | None
+    window_id: str | None
+    ticket: str | None
+    where: str                  # "pending" or "quarantined"
+
+    @property
+    def key(self) -> str:
+        """Identity for "already alerted": one alert per record and level."""
+        return f"{self.record_id}:{self.level}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"kind": "deadline", "id": self.record_id, "level": self.level, "due_at": self.due_at,
+                "window_id": self.window_id, "ticket": self.ticket, "where": self.where}
+
+
+def deadline_alerts(records: Iterable[tuple[Mapping[str, Any], str]], now: datetime,
+                    alert_before: timedelta, already: set[str] | frozenset[str] = frozenset()
+                    ) -> list[DeadlineAlert]:
+    """New alerts for unsent bad reviews near or past their deadline.
+
+    `records` are (record, where) pairs of what is still on the tablet. A bad
+    review whose `due_at` is unreadable alerts at once: its deadline is
+    unknown, which is itself worth a look.
+    """
+    out = []
+    for rec, where in records:
+        if not is_bad_review(rec):
+            continue
+        due = parse_time(rec.get("due_at"))
+        if due is None or now >= due:
+            level = OVERDUE
+        elif now >= due - alert_before:
+            level = WARNING
+        else:
+            continue
+        alert = DeadlineAlert(str(rec.get("id")), level, rec.get("due_at"), rec.get("window_id"),
+                              rec.get("ticket"), where)
+        if alert.key not in already:
+            out.append(alert)
+    return out
