@@ -1,7 +1,7 @@
 """Config reading helpers (hallcore/config.py)."""
 import pytest
 
-from hallcore.config import ConfigError, Table, load_toml
+from hallcore.config import ConfigError, Table, dump_toml, load_toml
 
 
 def test_missing_key_names_the_dotted_key():
@@ -37,3 +37,12 @@ def test_bad_toml_and_missing_file(tmp_path):
         load_toml(p)
     with pytest.raises(ConfigError, match="does not exist"):
         load_toml(tmp_path / "nope.toml")
+
+
+def test_dump_toml_round_trips_nested_tables(tmp_path):
+    data = {"device": {"id": "tab-03", "n": 3, "on": True, "x": 0.5},
+            "queue": {"source": "mqtt", "mqtt": {"host": "127.0.0.1", "topics": ["a", "办件"]}},
+            "2027": {"holidays": ["2027-01-01"]}}
+    p = tmp_path / "c.toml"
+    p.write_text(dump_toml(data), encoding="utf-8")
+    assert load_toml(p) == data

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import copy
-import json
 from pathlib import Path
 from typing import Any
+
+from hallcore.config import dump_toml
 
 # The smallest valid kiosk tablet file.
 MINIMAL: dict[str, Any] = {
@@ -13,15 +14,6 @@ MINIMAL: dict[str, Any] = {
     "queue": {"source": "mqtt", "mqtt": {"host": "127.0.0.1"}},
 }
 DROP = object()   # a value meaning "remove this key"
-
-
-def _lines(table: dict[str, Any], name: str) -> list[str]:
-    scalars = [f"{k} = {json.dumps(v, ensure_ascii=False)}" for k, v in table.items() if not isinstance(v, dict)]
-    out = [f"[{name}]", *scalars] if name else scalars
-    for k, v in table.items():
-        if isinstance(v, dict):
-            out += _lines(v, f"{name}.{k}" if name else k)
-    return out
 
 
 def write_tablet(folder: Path, changes: dict[str, Any] | None = None, base=MINIMAL) -> Path:
@@ -37,5 +29,5 @@ def write_tablet(folder: Path, changes: dict[str, Any] | None = None, base=MINIM
         else:
             t[key] = value
     path = Path(folder) / "config.toml"
-    path.write_text("\n".join(_lines(data, "")) + "\n", encoding="utf-8")
+    path.write_text(dump_toml(data), encoding="utf-8")
     return path
