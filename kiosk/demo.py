@@ -168,9 +168,10 @@ def main(argv=None) -> int:
     from kiosk import simulator
     sim = threading.Thread(target=simulator.main, name="queue-sim", daemon=True,
                            args=(simulator_args(port, t.hall_id, t.window_id, args.fast), stop))
-    from kiosk.ui.app import build_kiosk, hall_now
+    from kiosk.ui.app import build_kiosk, hall_now, stop_on_signals
     app, source, outbox = build_kiosk(config, offscreen=args.offscreen,
                                       size=(1280, 800) if args.offscreen or not config.fullscreen else None)
+    stop_on_signals(app)      # Ctrl-C or SIGTERM: stop the kiosk, then everything it started
     print(f"demo: kiosk window {t.window_id}, records in {t.outbox_folder}; Ctrl-C stops", flush=True)
     from kivy.clock import Clock
     last = {"screen": None}
@@ -197,8 +198,6 @@ def main(argv=None) -> int:
     sim.start()
     try:
         app.run()
-    except KeyboardInterrupt:
-        pass
     finally:
         stop.set()
         source.stop()

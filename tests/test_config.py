@@ -42,7 +42,13 @@ def test_bad_toml_and_missing_file(tmp_path):
 def test_dump_toml_round_trips_nested_tables(tmp_path):
     data = {"device": {"id": "tab-03", "n": 3, "on": True, "x": 0.5},
             "queue": {"source": "mqtt", "mqtt": {"host": "127.0.0.1", "topics": ["a", "办件"]}},
-            "2027": {"holidays": ["2027-01-01"]}}
+            "2027": {"holidays": ["2027-01-01"]}, "窗口 3": {"a.b": "quoted keys"}}
     p = tmp_path / "c.toml"
     p.write_text(dump_toml(data), encoding="utf-8")
     assert load_toml(p) == data
+
+
+def test_dump_toml_writes_bare_keys_where_toml_allows():
+    text = dump_toml({"queue": {"mqtt": {"host": "127.0.0.1"}}, "a.b": {"k-1": 1}})
+    assert "[queue.mqtt]\nhost = \"127.0.0.1\"" in text
+    assert '["a.b"]\nk-1 = 1' in text

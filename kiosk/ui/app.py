@@ -8,6 +8,8 @@ gesture plus the admin PIN (kiosk.ui.gate) opens the admin screen.
 from __future__ import annotations
 
 import logging
+import signal
+import sys
 import time as _time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -283,6 +285,11 @@ class KioskApp(App):
     def _on_keyboard(self, window, key, *args) -> bool:
         return key == 27 and not self._exiting   # Escape (and Android back) swallowed
 
+    def load_kv(self, filename=None) -> bool:
+        # App.run() would load kiosk.kv a second time (it looks for <name>.kv
+        # beside the app's module); build() loads the rules once per process.
+        return False
+
     def on_stop(self) -> None:
         self.detach()
 
@@ -415,6 +422,18 @@ class KioskApp(App):
         self.stop()
 
 
+def stop_on_signals(app: KioskApp) -> None:
+    """SIGTERM (systemd stopping the kiosk) and SIGINT end the kiosk as an
+    administrator's exit does. Left to SDL they become a window-close
+    request, which the kiosk vetoes: systemd would wait, then SIGKILL it."""
+    def handler(signum, frame) -> None:
+        log.warning("Kiosk: stopping on %s", signal.Signals(signum).name)
+        Clock.schedule_once(lambda dt: app.exit_kiosk(), 0)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, handler)
+
+
 def _kivy_fullscreen() -> bool:
     from kivy.config import Config
     return Config.get("graphics", "fullscreen") not in ("0", "")
@@ -464,7 +483,11 @@ def run_app(config, **kw) -> int:
     the Kivy thread (KioskApp.post_event). Returns the exit status.
     """
     app, source, outbox = build_kiosk(config, **kw)
+    stop_on_signals(app)
     source.start(app.post_event)
+    t = config.tablet
+    print(f"hall-kiosk: window {t.window_id} of {t.hall_id}, device {t.device_id}; records in "
+          f"{t.outbox_folder}", file=sys.stderr, flush=True)
     try:
         app.run()
     finally:

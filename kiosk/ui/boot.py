@@ -6,19 +6,24 @@ import os
 
 
 def configure_kivy(*, fullscreen: bool, size: tuple[int, int] | None = None,
-                   offscreen: bool = False, home: str | None = None, quiet: bool = False) -> None:
+                   offscreen: bool = False, home: str | None = None, quiet: bool = False,
+                   max_fps: int = 60) -> None:
     """Full screen, borderless, no cursor and no exit on Escape for the kiosk;
-    `offscreen` renders without a display (tests, bench) through SDL2's
-    offscreen driver with Mesa's software GL."""
+    `offscreen` renders without a display (tests, bench, a headless demo)
+    through SDL2's offscreen driver with Mesa's software GL. `max_fps` 0 is
+    for tests that drive frames themselves (no frame-rate sleep; a free-running
+    loop would spin a core)."""
     os.environ.setdefault("KIVY_NO_ARGS", "1")
     os.environ.setdefault("KIVY_NO_FILELOG", "1")
+    # SIGTERM and SIGINT are the kiosk's own (kiosk.ui.app.stop_on_signals),
+    # not SDL's quit request (SDL reads this when the window is created).
+    os.environ.setdefault("SDL_NO_SIGNAL_HANDLERS", "1")
     if home:
         os.environ["KIVY_HOME"] = home
     if quiet:
         os.environ["KIVY_NO_CONSOLELOG"] = "1"
     if offscreen:
         os.environ["SDL_VIDEODRIVER"] = "offscreen"
-        os.environ.setdefault("KIVY_CLIPBOARD", "dummy")   # no X clipboard tools offscreen
     from kivy.config import Config
     Config.set("kivy", "exit_on_escape", "0")
     Config.set("kivy", "pause_on_minimize", "0")
@@ -27,8 +32,7 @@ def configure_kivy(*, fullscreen: bool, size: tuple[int, int] | None = None,
     Config.set("graphics", "borderless", "1" if fullscreen else "0")
     Config.set("graphics", "show_cursor", "0" if fullscreen else "1")
     Config.set("input", "mouse", "mouse,disable_multitouch")
-    if offscreen:
-        Config.set("graphics", "maxfps", "0")   # tests drive frames themselves: no frame-rate sleep
+    Config.set("graphics", "maxfps", str(max_fps))
     if size:
         Config.set("graphics", "width", str(size[0]))
         Config.set("graphics", "height", str(size[1]))

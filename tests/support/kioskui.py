@@ -20,7 +20,7 @@ from kiosk.ui.boot import configure_kivy
 _KIVY_HOME = tempfile.mkdtemp(prefix="kivy-home-")
 atexit.register(shutil.rmtree, _KIVY_HOME, True)
 configure_kivy(fullscreen=False, size=(1280, 800), offscreen=True, home=_KIVY_HOME,
-               quiet=not os.environ.get("KIOSK_UI_LOG"))
+               quiet=not os.environ.get("KIOSK_UI_LOG"), max_fps=0)
 
 from kivy.base import EventLoop  # noqa: E402
 from kivy.graphics.opengl import glFinish  # noqa: E402
