@@ -18,7 +18,9 @@ CHANNEL_HALL_TABLET = "hall_tablet"  # 政务大厅平板电脑
 RESULTS = ("rated", "unrated")
 UNRATED_REASONS = ("timeout", "cancelled", "interrupted")
 
-# The county follow-up checklist; "其他" asks for free text in `comment`.
+# The county follow-up checklist; "其他" offers free text in `comment`, never
+# requires it: a tablet without a Chinese input method must not trap the
+# citizen, and the call-back asks what went wrong anyway.
 DEFAULT_BAD_REVIEW_REASONS = (
     "服务态度不热情",
     "未一次性告知",
@@ -273,8 +275,6 @@ def validate_record(record: Any, *, require_seq: bool = True) -> list[FieldError
                 or not all(_text(x) for x in reasons) or len(reasons) > 20
                 or len(set(reasons)) != len(reasons)):
             bad("reasons", "a non-empty list of distinct reasons for a bad review")
-        elif OTHER_REASON in reasons and not _text(r.get("comment"), limit=MAX_COMMENT):
-            bad("comment", f"the citizen's text (1..{MAX_COMMENT} characters) when the reason is {OTHER_REASON}")
         if r.get("comment") is not None and not _text(r.get("comment"), empty=True, limit=MAX_COMMENT):
             bad("comment", f"null or text of at most {MAX_COMMENT} characters")
         phone = r.get("contact_phone")

@@ -57,7 +57,6 @@ STORE_RETRY = timedelta(seconds=5)   # a failing outbox is retried this often by
 MAX_DONE = 5000            # tickets remembered per day for the replay guard
 
 MSG_NEED_REASON = "请至少选择一项原因"
-MSG_NEED_COMMENT = "请填写“其他”的具体内容"
 MSG_PHONE_INCOMPLETE = "请输入11位手机号码，或点击跳过"
 MSG_STORE_FAILED = "正在保存，请稍候再试"
 
@@ -244,8 +243,6 @@ class KioskFlow:
         self._touch(now)
         if not a.selected:
             self._message = MSG_NEED_REASON
-        elif OTHER_REASON in a.selected and not a.comment.strip():
-            self._message = MSG_NEED_COMMENT
         else:
             self._show("phone", now)
         self._render()

@@ -9,7 +9,7 @@ import pytest
 
 from hallcore.record import check_record
 from kiosk.events import Matter, TicketEvent
-from kiosk.flow import (GENERIC_MATTER, MSG_NEED_COMMENT, MSG_NEED_REASON, MSG_PHONE_INCOMPLETE,
+from kiosk.flow import (GENERIC_MATTER, MSG_NEED_REASON, MSG_PHONE_INCOMPLETE,
                         MSG_STORE_FAILED, FlowSettings, KioskFlow)
 from kiosk.journal import Journal
 
@@ -194,18 +194,28 @@ def test_bad_review_needs_a_reason_then_masked_phone_and_deadline(kiosk):
     assert kiosk.flow.view.screen == "thanks"
 
 
-def test_other_reason_needs_the_comment_text(kiosk):
+def test_other_reason_keeps_the_comment_text_trimmed(kiosk):
     kiosk.finish()
     kiosk.rate("dissatisfied")
     kiosk.flow.toggle_reason("其他", kiosk.at(1))
-    kiosk.flow.confirm_reasons(kiosk.at(1))
-    assert (kiosk.flow.view.screen, kiosk.flow.view.message) == ("reasons", MSG_NEED_COMMENT)
     kiosk.flow.set_comment("  等了两个小时  ", kiosk.at(1))
     assert kiosk.flow.view.comment == "  等了两个小时  "
     kiosk.flow.confirm_reasons(kiosk.at(1))
     kiosk.flow.skip_phone(kiosk.at(1))
     [rec] = kiosk.records()
     assert (rec["reasons"], rec["comment"], rec["contact_phone"]) == (["其他"], "等了两个小时", None)
+
+
+def test_other_reason_without_text_goes_on_to_the_phone(kiosk):
+    # no Chinese input method on the tablet must not trap the citizen on 其他
+    kiosk.finish()
+    kiosk.rate("dissatisfied")
+    kiosk.flow.toggle_reason("其他", kiosk.at(1))
+    kiosk.flow.confirm_reasons(kiosk.at(1))
+    assert kiosk.flow.view.screen == "phone"
+    kiosk.flow.skip_phone(kiosk.at(1))
+    [rec] = kiosk.records()
+    assert (rec["reasons"], rec["comment"]) == (["其他"], None)
 
 
 def test_incomplete_phone_is_refused_and_del_erases(kiosk):

@@ -77,11 +77,12 @@ def test_bad_review_without_reasons_is_rejected_naming_reasons():
     assert e.value.fields == ["reasons"]
 
 
-def test_other_reason_requires_the_citizens_text():
-    with pytest.raises(RecordError) as e:
-        bad_review(reasons=["其他"], comment=None)
-    assert e.value.fields == ["comment"]
+def test_other_reason_takes_the_citizens_text_but_does_not_require_it():
     assert bad_review(reasons=["其他"], comment="窗口无人")["comment"] == "窗口无人"
+    assert bad_review(reasons=["其他"], comment=None)["comment"] is None
+    with pytest.raises(RecordError) as e:
+        bad_review(reasons=["其他"], comment="长" * 2000)
+    assert e.value.fields == ["comment"]
 
 
 @pytest.mark.parametrize("field,value", [

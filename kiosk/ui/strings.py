@@ -20,7 +20,7 @@ RATING_MATTER = "第 {index}/{count} 项：{matter}"
 RATING_HINT = "请点击下方按钮"
 
 REASONS_TITLE = "请选择不满意的原因（可多选）"
-REASONS_OTHER_HINT = "请输入其他原因"
+REASONS_OTHER_HINT = "其他原因（可不填）"
 REASONS_CONFIRM = "下一步"
 REASON_MARK_ON = "✓"
 
