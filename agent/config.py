@@ -12,7 +12,7 @@ Relative paths are relative to the config file's folder.
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 from agent.batch import MAX_BATCH_RECORDS
 from hallcore.config import Table
 from hallcore.tablet import TabletConfig, load_tablet_file
-from kiosk.sources.mqtt import MqttSettings
+from hallcore.mqtt import MqttSettings
 
 _LOOPBACK_NAMES = ("localhost",)
 STATUS_FILE = "agent-status.json"   # in [storage] folder unless [agent] status_file says otherwise
@@ -97,10 +97,7 @@ def read_mqtt(m: Table, base: Path, *, hall_id: str, window_id: str) -> MqttAler
     if any(c in topic for c in "+#"):
         raise m.error("topic", f"{topic!r} has a wildcard", "publish topics cannot contain + or #")
     qos = m.int("qos", 1, choices=(0, 1, 2))
-    own_id = m.has("client_id")
-    broker = MqttSettings.from_table(m, hall_id=hall_id, window_id=window_id, config_dir=base)
-    if not own_id:   # never the kiosk's id: two clients with one id throw each other off the broker
-        broker = replace(broker, client_id=f"agent-{hall_id}-{window_id}")
+    broker = MqttSettings.from_table(m, hall_id=hall_id, window_id=window_id, config_dir=base, role="agent")
     return MqttAlerts(broker, topic, qos)
 
 

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import json
 import logging
-import ssl
 from typing import Any, Mapping
 
 import paho.mqtt.client as mqtt
 
 from agent.config import MqttAlerts
-from kiosk.sources.mqtt import PROTOCOLS
+from hallcore.mqtt import new_client
 from hallcore.record import mask_phone
 
 log = logging.getLogger(__name__)
@@ -39,15 +38,8 @@ class AlertPublisher:
     def __init__(self, cfg: MqttAlerts):
         self.cfg = cfg
         b = cfg.broker
-        c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=b.client_id, protocol=PROTOCOLS[b.protocol])
-        if b.tls:
-            c.tls_set(ca_certs=str(b.ca_file) if b.ca_file else None,
-                      certfile=str(b.cert_file) if b.cert_file else None,
-                      keyfile=str(b.key_file) if b.key_file else None, tls_version=ssl.PROTOCOL_TLS_CLIENT)
-        if b.username is not None:
-            c.username_pw_set(b.username, b.password)
+        c = new_client(b)
         c.max_queued_messages_set(10_000)
-        c.reconnect_delay_set(b.reconnect_min, b.reconnect_max)
         self.client = c
         self._inflight: dict[str, mqtt.MQTTMessageInfo] = {}
         c.connect_async(b.host, b.port, keepalive=b.keepalive)

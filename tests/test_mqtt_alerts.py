@@ -15,7 +15,7 @@ from agent.mqtt_alerts import AlertPublisher, bad_review_alert
 from agent.outbox import Outbox
 from agent.run import Agent
 from agent.sender import Sender
-from kiosk.sources.mqtt import MqttSettings
+from hallcore.mqtt import MqttSettings
 from support.mosquitto import mosquitto  # noqa: F401  (fixture)
 from support.outbox_records import vote
 from support.waiting import wait_for

@@ -34,7 +34,8 @@ def open_source(queue: Table, *, hall_id: str, window_id: str, config_dir: Path)
     queue.reject_unknown()
     config_dir = Path(config_dir)
     if kind == "mqtt":
-        from kiosk.sources.mqtt import MqttSettings, MqttSource
+        from hallcore.mqtt import MqttSettings
+        from kiosk.sources.mqtt import MqttSource
         settings = MqttSettings.from_table(mqtt_table, hall_id=hall_id, window_id=window_id,
                                            config_dir=config_dir)
         return MqttSource(settings, hall_id=hall_id, window_id=window_id)
