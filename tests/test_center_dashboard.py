@@ -89,6 +89,12 @@ def test_supervisor_sees_all_cases_and_overdue_in_red(center, app):
     assert page.count('<tr class="overdue"') == 2 and "已超期 15小时30分" in page
 
 
+def test_open_cases_page_refreshes_itself_but_a_case_page_with_forms_does_not(app):
+    cl = login(app, "wang", "wang-pass-1")
+    assert '<meta http-equiv="refresh" content="30">' in cl.get("/cases").text
+    assert 'http-equiv="refresh"' not in cl.get("/cases/1").text   # would throw away typed feedback
+
+
 def test_case_page_shows_the_full_phone_and_the_log(app):
     page = login(app, "wang", "wang-pass-1").get("/cases/1").text
     assert "13812345678" in page and "拖拉推诿" in page and "生成差评工单" in page
