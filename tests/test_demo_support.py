@@ -1,6 +1,7 @@
 """make demo's center and agent (agent/demo_support.py), on a copy of config/demo.toml."""
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -45,7 +46,13 @@ def test_backend_enrolls_the_demo_tablet_and_a_bad_review_reaches_the_center(tmp
         db = tmp_path / "var" / "center.sqlite3"
         wait_for(lambda: backend.alive() and rec["id"] in stored_ids(db), 30,
                    what="the bad review at the demo center")
-        assert requests.get(backend.dashboard, timeout=5).status_code in (200, 302, 303, 307, 401)
+        # the README's demo login sees the new case on the open-cases page
+        web = requests.Session()
+        csrf = re.search(r'name="csrf" value="([^"]+)"', web.get(backend.dashboard + "login", timeout=5).text)
+        web.post(backend.dashboard + "login", timeout=5,
+                 data={"csrf": csrf.group(1), "name": backend.user, "password": backend.password})
+        cases = web.get(backend.dashboard + "cases", timeout=5).text
+        assert rec["matter_name"] in cases and "退出" in cases, cases[-1500:]
         box.close()
     finally:
         backend.stop()
