@@ -22,6 +22,8 @@ from kiosk.sources import open_source
 # Chinese, every character GBK encodes. A system font may be named instead.
 DEFAULT_FONT = Path(__file__).resolve().parent.parent / "assets" / "fonts" / "NotoSansSC-Hall-Regular.otf"
 MAX_REASONS = 20   # what a record may carry (hallcore.record)
+TEST_OUTBOX = "test-outbox"          # in [storage] folder; test mode only
+TEST_JOURNAL = "test-journal.json"
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,20 @@ class KioskConfig:
     volume: float                  # 0.0 .. 1.0
     pin_hash: str | None           # None: the admin screen cannot be opened
     queue: dict[str, Any]          # the raw [queue] table, see queue_table()
+    test_mode: bool = False        # installation checks: records kept apart, never sent
+
+    @property
+    def outbox_folder(self) -> Path:
+        """Where the kiosk puts records. In test mode a folder the agent never
+        reads, so installation taps reach no statistics and open no case, and
+        the real outbox's seq stays without gaps."""
+        t = self.tablet
+        return t.storage / TEST_OUTBOX if self.test_mode else t.outbox_folder
+
+    @property
+    def journal_path(self) -> Path:
+        t = self.tablet
+        return t.storage / TEST_JOURNAL if self.test_mode else t.journal_path
 
     def queue_table(self) -> Table:
         """A fresh [queue] Table for kiosk.sources.open_source(table, hall_id=, window_id=, config_dir=)."""
@@ -83,6 +99,7 @@ def kiosk_tables(root: Table, tablet: TabletConfig, path: Path) -> KioskConfig:
     font = k.path("font", None, base=tablet.config_dir, must_exist=True) or DEFAULT_FONT
     audio = k.bool("audio", True)
     volume = k.float("volume", 0.8, min=0.0, max=1.0)
+    test_mode = k.bool("test_mode", False)
     k.reject_unknown()
 
     a = root.table("admin")
@@ -97,7 +114,8 @@ def kiosk_tables(root: Table, tablet: TabletConfig, path: Path) -> KioskConfig:
     if not root.has("queue"):
         raise root.error("queue", "is missing", 'add a [queue] table with source = "mqtt" or "serial"')
     config = KioskConfig(path=path, tablet=tablet, flow=flow, fullscreen=fullscreen, font=font,
-                         audio=audio, volume=volume, pin_hash=pin_hash, queue=root.table("queue").data)
+                         audio=audio, volume=volume, pin_hash=pin_hash, queue=root.table("queue").data,
+                         test_mode=test_mode)
     config.open_source()   # validates [queue] now (builds the source; nothing is opened or started)
     return config
 

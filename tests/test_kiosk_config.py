@@ -33,6 +33,15 @@ def test_defaults_are_the_flow_s_defaults(tmp_path):
     assert c.queue_table().str("source") == "mqtt"
 
 
+def test_test_mode_keeps_records_and_journal_apart_from_what_the_agent_sends(tmp_path):
+    normal = load(tmp_path)
+    assert normal.test_mode is False
+    assert (normal.outbox_folder, normal.journal_path) == (normal.tablet.outbox_folder, normal.tablet.journal_path)
+    test = load(tmp_path, {"kiosk.test_mode": True})
+    assert test.outbox_folder == test.tablet.storage / "test-outbox" != test.tablet.outbox_folder
+    assert test.journal_path == test.tablet.storage / "test-journal.json" != test.tablet.journal_path
+
+
 def test_example_file_loads_with_every_documented_value():
     c = load_kiosk_config(CONFIG / "example.toml")
     assert c.flow.reasons == DEFAULT_BAD_REVIEW_REASONS and c.flow.scale == 3

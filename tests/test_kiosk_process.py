@@ -1,6 +1,7 @@
 """hall-kiosk as the process systemd runs: it starts on a tablet file with its
 queue link down, and stops cleanly on SIGTERM and SIGINT (SDL would otherwise
-turn them into a window-close request, which the kiosk vetoes)."""
+turn them into a window-close request, which the kiosk vetoes); in test mode
+its records go to a folder the agent never sends."""
 from __future__ import annotations
 
 import os
@@ -19,11 +20,12 @@ ROOT = Path(__file__).resolve().parents[1]
 LOOP_STARTED = "Start application main loop"     # Kivy's log line once the window exists
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-def test_hall_kiosk_exits_zero_on_a_stop_signal(tmp_path, sig):
+@pytest.mark.parametrize("sig,test_mode", [(signal.SIGTERM, False), (signal.SIGINT, True)],
+                         ids=["SIGTERM", "SIGINT-test-mode"])
+def test_hall_kiosk_exits_zero_on_a_stop_signal(tmp_path, sig, test_mode):
     # nothing listens on the port: the kiosk must run (and stop) without its queue link
     config = write_tablet(tmp_path, {"queue.mqtt.port": free_port(), "kiosk.fullscreen": False,
-                                     "storage.folder": str(tmp_path / "var")})
+                                     "kiosk.test_mode": test_mode, "storage.folder": str(tmp_path / "var")})
     env = dict(os.environ, SDL_VIDEODRIVER="offscreen", KIVY_HOME=str(tmp_path / "kivy"))
     for inherited in ("SDL_NO_SIGNAL_HANDLERS", "KIVY_NO_CONSOLELOG"):   # set by the UI tests' harness
         env.pop(inherited, None)
@@ -43,4 +45,7 @@ def test_hall_kiosk_exits_zero_on_a_stop_signal(tmp_path, sig):
             proc.kill()
             proc.wait()
     assert f"stopping on {sig.name}" in log.read_text()
-    assert (tmp_path / "var" / "outbox").is_dir()
+    # test mode keeps its records where the agent never looks
+    assert (tmp_path / "var" / "outbox").is_dir() is not test_mode
+    assert (tmp_path / "var" / "test-outbox").is_dir() is test_mode
+    assert ("TEST MODE: never sent" in log.read_text()) is test_mode

@@ -181,6 +181,41 @@ def test_corner_gesture_and_pin_open_the_admin_screen(ui):
     assert h.screen == "rating"                # the evaluation is still there
 
 
+def test_test_mode_banner_shows_on_every_screen_and_leaves_the_buttons_tappable(ui):
+    normal = ui()
+    assert normal.root.ids.test_banner.opacity == 0 and normal.root.ids.test_banner.height == 0
+    normal.close()
+    h = ui(test_mode=True)
+    banner = h.root.ids.test_banner
+    assert (banner.opacity, banner.text) == (1, "测试模式 · 评价不上报") and banner.height > 0
+    h.event("finish", "T001")
+    h.screenshot("10_test_mode_rating", SCREENS_DIR)
+    assert banner.opacity == 1 and h.screen == "rating"
+    h.tap(h.rating_button("satisfied"))
+    assert h.screen == "thanks" and [r["rating"] for r in h.records()] == ["satisfied"]
+    assert "测试模式：开" in "\n".join(h.app.admin_lines())
+
+
+def test_admin_screen_left_open_returns_to_the_citizens_screen(ui):
+    h = ui()
+    _corner_taps(h, 5)
+    for d in ADMIN_PIN:
+        h.tap(h.key_button("admin_pin", d), wait=0)
+    h.tap(h.key_button("admin_pin", "ok"), wait=0)
+    assert h.screen == "admin"
+    h.advance(100)
+    assert h.screen == "admin"                 # still in use
+    h.advance(25)
+    assert h.screen == "idle"                  # 120 s without a touch: closed
+    _corner_taps(h, 5)
+    h.advance(60)
+    h.tap(h.key_button("admin_pin", "1"), wait=0)   # a key press keeps it open
+    h.advance(100)
+    assert h.screen == "admin_pin"
+    h.advance(25)
+    assert h.screen == "idle"
+
+
 def test_wrong_pins_lock_the_admin_gate(ui):
     h = ui()
     _corner_taps(h)

@@ -21,6 +21,7 @@ from kivy.core.text import DEFAULT_FONT, LabelBase
 from kivy.lang import Builder
 from kivy.properties import BooleanProperty, NumericProperty
 from kivy.uix.floatlayout import FloatLayout
+from kivy.uix.label import Label
 from kivy.uix.screenmanager import Screen
 from kivy.uix.widget import Widget
 
@@ -38,6 +39,7 @@ ASSETS = ROOT / "assets"
 KV_FILE = Path(__file__).with_name("kiosk.kv")
 TICK_S = 0.2          # how often the flow is ticked (reminder, timeout, thanks)
 ADMIN_SCREENS = ("admin_pin", "admin")
+ADMIN_IDLE_S = 120.0  # an admin screen left open goes back to the citizens' screen after this
 PHONE_KEYS = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "del", "0", "")
 
 
@@ -210,6 +212,10 @@ class ReminderBanner(FloatLayout):
     active = BooleanProperty(False)
 
 
+class TestModeBanner(Label):
+    """Along the bottom edge on every screen while the kiosk is in test mode."""
+
+
 class KioskRoot(FloatLayout):
     """Sees every touch first, for the hidden admin gesture."""
 
@@ -225,6 +231,7 @@ class KioskRoot(FloatLayout):
 class KioskApp(App):
     u = NumericProperty(8.0)            # 1% of the window's short side, in pixels
     portrait = BooleanProperty(False)
+    test_mode = BooleanProperty(False)  # kv shows the test-mode banner
 
     def __init__(self, flow, *, now: Callable[[], datetime] = hall_now, source: Any = None,
                  outbox: Any = None, pin_hash: str | None = None, device_id: str = "",
@@ -245,6 +252,7 @@ class KioskApp(App):
         self._last_screen = ""
         self._exiting = False
         self._tick_event = None
+        self._admin_seen = self.now()  # last admin key or screen, for ADMIN_IDLE_S
         self.rendered = 0              # screens rendered (bench, soak)
 
     # ---- lifecycle
@@ -303,7 +311,12 @@ class KioskApp(App):
         self.render()
 
     def _tick(self, dt=None) -> None:
-        self.flow.tick(self.now())
+        now = self.now()
+        self.flow.tick(now)
+        if (self.root is not None and self.root.ids.sm.current in ADMIN_SCREENS
+                and (now - self._admin_seen).total_seconds() >= ADMIN_IDLE_S):
+            log.warning("Kiosk: admin screen left open %.0f s, closed", ADMIN_IDLE_S)
+            self.close_admin()      # forgotten by staff, it would keep citizens from rating
         self.render()
 
     # ---- rendering
@@ -379,12 +392,14 @@ class KioskApp(App):
         return self.pin_hash is not None and verify_pin(pin, self.pin_hash)
 
     def open_admin(self) -> None:
+        self._admin_seen = self.now()
         self._pin, self._pin_message = "", ""
         self.root.ids.reminder.active = False
         self.root.ids.admin_pin.show_pin("", "")
         self.root.ids.sm.current = "admin_pin"
 
     def admin_key(self, key: str) -> None:
+        self._admin_seen = self.now()
         if key == "del":
             self._pin = self._pin[:-1]
         elif key == "ok":
@@ -408,6 +423,7 @@ class KioskApp(App):
                            version=self.version, test_mode=self.test_mode)
 
     def show_admin(self) -> None:
+        self._admin_seen = self.now()
         self.root.ids.admin.show_info(self.admin_lines())
         self.root.ids.sm.current = "admin"
 
@@ -456,12 +472,16 @@ def build_kiosk(config, *, offscreen: bool = False, size: tuple[int, int] | None
     t = config.tablet
     source = open_source(config.queue_table(), hall_id=t.hall_id, window_id=t.window_id,
                          config_dir=t.config_dir)
-    outbox = Outbox(t.outbox_folder, t.device_id)
-    flow = KioskFlow(config.flow, outbox, Journal(t.journal_path), source.send_done, hall_now())
+    if config.test_mode:
+        log.warning("Kiosk: TEST MODE: records go to %s and are never sent to the center",
+                    config.outbox_folder)
+    outbox = Outbox(config.outbox_folder, t.device_id)
+    flow = KioskFlow(config.flow, outbox, Journal(config.journal_path), source.send_done, hall_now())
     flow.resume(hall_now())
     register_font(config.font, bold_of(config.font))
     app = KioskApp(flow, source=source, outbox=outbox, pin_hash=config.pin_hash, device_id=t.device_id,
-                   version=_version(), sounds=Sounds(config.volume, enabled=config.audio and not offscreen))
+                   version=_version(), sounds=Sounds(config.volume, enabled=config.audio and not offscreen),
+                   test_mode=config.test_mode)
     if offscreen:
         finish_frames()
     return app, source, outbox
@@ -487,7 +507,8 @@ def run_app(config, **kw) -> int:
     source.start(app.post_event)
     t = config.tablet
     print(f"hall-kiosk: window {t.window_id} of {t.hall_id}, device {t.device_id}; records in "
-          f"{t.outbox_folder}", file=sys.stderr, flush=True)
+          f"{config.outbox_folder}{' (TEST MODE: never sent)' if config.test_mode else ''}",
+          file=sys.stderr, flush=True)
     try:
         app.run()
     finally:

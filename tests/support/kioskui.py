@@ -52,7 +52,7 @@ def ensure_window(size: tuple[int, int] = (1280, 800)):
 class UiHarness:
     def __init__(self, folder: Path, *, scale: int = 3, size: tuple[int, int] = (1280, 800),
                  window_id: str = "03", reasons: tuple[str, ...] | None = None,
-                 pin_hash: str | None = _PIN_HASH, sounds=None, start=START):
+                 pin_hash: str | None = _PIN_HASH, sounds=None, start=START, test_mode: bool = False):
         self.window = ensure_window(size)
         self.t = start
         self.outbox = Outbox(Path(folder) / "outbox", "tab-03")
@@ -65,7 +65,8 @@ class UiHarness:
                               lambda ticket, rated, unrated: self.done.append((ticket, rated, unrated)), self.t)
         self.flow.resume(self.t)      # as run_app does: continue a journaled evaluation
         self.app = KioskApp(self.flow, now=lambda: self.t, outbox=self.outbox, pin_hash=pin_hash,
-                            device_id="tab-03", version="test", tick_s=3600, sounds=sounds)
+                            device_id="tab-03", version="test", tick_s=3600, sounds=sounds,
+                            test_mode=test_mode)
         self.root = self.app.build()
         self.window.add_widget(self.root)
         self.pump()
