@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import sys
 import tempfile
 import time
 import uuid
@@ -25,11 +26,16 @@ from typing import Callable
 
 from tinydb import TinyDB
 
-from agent.archive import PART_SIZE, Archive
-from agent.outbox import Outbox
-from agent.spool import Spool, entry
-from hallcore.fsutil import atomic_write_json
-from hallcore.record import new_record
+# `python bench/outbox.py` puts bench/ first on sys.path, where bench/agent.py
+# would shadow the agent package: the repository comes first instead.
+REPO = Path(__file__).resolve().parents[1]
+sys.path[:] = [str(REPO)] + [p for p in sys.path if Path(p or ".").resolve() != REPO / "bench"]
+
+from agent.archive import PART_SIZE, Archive  # noqa: E402
+from agent.outbox import Outbox  # noqa: E402
+from agent.spool import Spool, entry  # noqa: E402
+from hallcore.fsutil import atomic_write_json  # noqa: E402
+from hallcore.record import new_record  # noqa: E402
 
 DEVICE = "tab-bench"
 CST = timezone(timedelta(hours=8))
