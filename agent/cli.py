@@ -2,9 +2,10 @@
 
     hall-agent --config /etc/hall/tablet.toml          run (systemd: hall-agent.service)
     hall-agent status --config /etc/hall/tablet.toml   print the state for hall IT
+    hall-agent check --config /etc/hall/tablet.toml    validate the file and the token, then exit
 
 Exit codes: 0 ok; 2 bad configuration (the message names the key and the
-fix); 3 the outbox cannot be opened; 4 another hall-agent already runs on
+fix, or for `check` an unusable token file); 3 the outbox cannot be opened; 4 another hall-agent already runs on
 this storage folder; `status` exits 1 when the agent is not running or is
 blocked (so monitoring can use it).
 """
@@ -26,8 +27,8 @@ log = logging.getLogger("agent")
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hall-agent", description=__doc__.split("\n\n")[0])
-    p.add_argument("command", nargs="?", default="run", choices=("run", "status"),
-                   help="run the agent (default) or print its status")
+    p.add_argument("command", nargs="?", default="run", choices=("run", "status", "check"),
+                   help="run the agent (default), print its status, or check the config")
     p.add_argument("--config", required=True, help="the tablet's TOML file")
     return p
 
@@ -96,6 +97,23 @@ def status(cfg) -> int:
     return 0
 
 
+def check(cfg) -> int:
+    """What an installer wants before enabling the unit: the file is valid and
+    the token is usable. Nothing is sent and nothing is opened for writing."""
+    from agent.sender import TokenFile
+    try:
+        TokenFile(cfg.center.token_file).read()
+    except (OSError, ValueError) as e:
+        print(f"hall-agent: [center] token_file: {e}; write the token `hall-center add-device` printed "
+              f"into it, alone", file=sys.stderr)
+        return 2
+    a = cfg.agent
+    alerts = f"MQTT alerts to {a.mqtt.topic} on {a.mqtt.broker.host}:{a.mqtt.broker.port}" if a.mqtt else "no MQTT alerts"
+    print(f"{cfg.source}: valid. device {cfg.device_id}; sends {cfg.outbox_folder} to {cfg.center.url}; "
+          f"token file readable; {alerts}; status file {a.status_file}")
+    return 0
+
+
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     from agent.config import load_config
@@ -104,7 +122,7 @@ def main(argv=None) -> int:
     except ConfigError as e:
         print(f"hall-agent: configuration error: {e}", file=sys.stderr)
         return 2
-    return status(cfg) if args.command == "status" else run(cfg)
+    return {"status": status, "check": check}.get(args.command, run)(cfg)
 
 
 if __name__ == "__main__":

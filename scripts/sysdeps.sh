@@ -2,7 +2,8 @@
 # Installs the Debian packages the tests and the demo need, when missing.
 # Runs apt-get only as root; otherwise names what to install and fails.
 set -euo pipefail
-PACKAGES=(mosquitto libgl1 libgl1-mesa-dri libegl1 libegl-mesa0 chromium fonts-noto-cjk openssl)
+# libmtdev1: Kivy's multitouch input on a Linux touchscreen (without it Kivy logs an error at start)
+PACKAGES=(mosquitto libgl1 libgl1-mesa-dri libegl1 libegl-mesa0 libmtdev1 chromium fonts-noto-cjk openssl)
 missing=()
 for p in "${PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

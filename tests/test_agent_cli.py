@@ -16,6 +16,17 @@ def test_bad_config_exits_2_naming_the_key(tmp_path, capsys):
     assert "agent.batch_size" in capsys.readouterr().err
 
 
+def test_check_validates_the_file_and_the_token_without_running(tmp_path, capsys):
+    path = write_tablet_config(tmp_path, "https://c.example", "tok")
+    assert main(["check", "--config", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "valid. device" in out and "https://c.example" in out
+    assert not (tmp_path / "agent-status.json").exists()      # nothing ran
+    (tmp_path / "device.token").write_text("two tokens\n")
+    assert main(["check", "--config", str(path)]) == 2
+    assert "token_file" in capsys.readouterr().err
+
+
 def test_status_prints_the_state_and_exits_0_when_fresh(tmp_path, capsys):
     path = write_tablet_config(tmp_path, "https://c.example", "tok")
     (tmp_path / "agent-status.json").write_text(json.dumps({

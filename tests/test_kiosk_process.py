@@ -45,6 +45,8 @@ def test_hall_kiosk_exits_zero_on_a_stop_signal(tmp_path, sig, test_mode):
             proc.kill()
             proc.wait()
     assert f"stopping on {sig.name}" in log.read_text()
+    # hall IT reads this log: a healthy start and stop has no error in it
+    assert not [ln for ln in log.read_text().splitlines() if "ERROR" in ln or "CRITICAL" in ln]
     # test mode keeps its records where the agent never looks
     assert (tmp_path / "var" / "outbox").is_dir() is not test_mode
     assert (tmp_path / "var" / "test-outbox").is_dir() is test_mode

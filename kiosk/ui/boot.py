@@ -5,6 +5,13 @@ from __future__ import annotations
 import os
 
 
+def _no_cutbuffer_alarm(record) -> bool:
+    """Drop Kivy's CRITICAL "no Cutbuffer provider" (xclip/xsel missing): it is
+    only X's middle-click paste, which a kiosk never offers, and a CRITICAL
+    line at every start would send hall IT looking for a fault."""
+    return not str(record.msg).startswith("Cutbuffer: Unable to find any valuable")
+
+
 def configure_kivy(*, fullscreen: bool, size: tuple[int, int] | None = None,
                    offscreen: bool = False, home: str | None = None, quiet: bool = False,
                    max_fps: int = 60) -> None:
@@ -25,6 +32,8 @@ def configure_kivy(*, fullscreen: bool, size: tuple[int, int] | None = None,
     if offscreen:
         os.environ["SDL_VIDEODRIVER"] = "offscreen"
     from kivy.config import Config
+    from kivy.logger import Logger
+    Logger.addFilter(_no_cutbuffer_alarm)
     Config.set("kivy", "exit_on_escape", "0")
     Config.set("kivy", "pause_on_minimize", "0")
     Config.set("graphics", "resizable", "1")
