@@ -5,9 +5,10 @@
     hall-agent check --config /etc/hall/tablet.toml    validate the file and the token, then exit
 
 Exit codes: 0 ok; 2 bad configuration (the message names the key and the
-fix, or for `check` an unusable token file); 3 the outbox cannot be opened; 4 another hall-agent already runs on
-this storage folder; `status` exits 1 when the agent is not running or is
-blocked (so monitoring can use it).
+fix; for `check` also an unusable token file); 3 the outbox cannot be
+opened; 4 another hall-agent already runs on this storage folder;
+`status` exits 1 when the agent is not running or is blocked (so
+monitoring can use it).
 """
 from __future__ import annotations
 
@@ -108,7 +109,8 @@ def check(cfg) -> int:
               f"into it, alone", file=sys.stderr)
         return 2
     a = cfg.agent
-    alerts = f"MQTT alerts to {a.mqtt.topic} on {a.mqtt.broker.host}:{a.mqtt.broker.port}" if a.mqtt else "no MQTT alerts"
+    alerts = (f"MQTT alerts to {a.mqtt.topic} on {a.mqtt.broker.host}:{a.mqtt.broker.port}"
+              if a.mqtt else "no MQTT alerts")
     print(f"{cfg.source}: valid. device {cfg.device_id}; sends {cfg.outbox_folder} to {cfg.center.url}; "
           f"token file readable; {alerts}; status file {a.status_file}")
     return 0

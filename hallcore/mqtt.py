@@ -17,7 +17,6 @@ from hallcore.config import Table
 PROTOCOLS = {"5": mqtt.MQTTv5, "3.1.1": mqtt.MQTTv311}
 
 
-
 @dataclass(frozen=True)
 class MqttSettings:
     host: str

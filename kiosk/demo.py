@@ -172,7 +172,7 @@ def main(argv=None) -> int:
     app, source, outbox = build_kiosk(config, offscreen=args.offscreen,
                                       size=(1280, 800) if args.offscreen or not config.fullscreen else None)
     stop_on_signals(app)      # Ctrl-C or SIGTERM: stop the kiosk, then everything it started
-    print(f"demo: kiosk window {t.window_id}, records in {t.outbox_folder}; Ctrl-C stops", flush=True)
+    print(f"demo: kiosk window {t.window_id}, records in {config.outbox_folder}; Ctrl-C stops", flush=True)
     from kivy.clock import Clock
     last = {"screen": None}
     rng = random.Random()

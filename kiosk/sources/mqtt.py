@@ -19,6 +19,7 @@ from kiosk.sources.intake import Intake, SourceStatus
 
 log = logging.getLogger("kiosk.sources.mqtt")
 
+
 def topics(hall_id: str, window_id: str) -> dict[str, str]:
     base = f"hall/{hall_id}/window/{window_id}"
     return {"queue": f"{base}/queue", "evaluation": f"{base}/evaluation", "status": f"{base}/kiosk/status"}

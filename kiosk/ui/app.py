@@ -473,7 +473,7 @@ def build_kiosk(config, *, offscreen: bool = False, size: tuple[int, int] | None
     source = open_source(config.queue_table(), hall_id=t.hall_id, window_id=t.window_id,
                          config_dir=t.config_dir)
     if config.test_mode:
-        log.warning("Kiosk: TEST MODE: records go to %s and are never sent to the center",
+        log.warning("Kiosk: TEST MODE: never sent: records go to %s, which the agent does not read",
                     config.outbox_folder)
     outbox = Outbox(config.outbox_folder, t.device_id)
     flow = KioskFlow(config.flow, outbox, Journal(config.journal_path), source.send_done, hall_now())
@@ -507,8 +507,7 @@ def run_app(config, **kw) -> int:
     source.start(app.post_event)
     t = config.tablet
     print(f"hall-kiosk: window {t.window_id} of {t.hall_id}, device {t.device_id}; records in "
-          f"{config.outbox_folder}{' (TEST MODE: never sent)' if config.test_mode else ''}",
-          file=sys.stderr, flush=True)
+          f"{config.outbox_folder}", file=sys.stderr, flush=True)
     try:
         app.run()
     finally:
