@@ -21,7 +21,7 @@ test: sysdeps venv
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 demo: sysdeps venv
-	$(PY) -m kiosk.demo
+	$(PY) -m halldemo
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache test-output

@@ -37,7 +37,7 @@ def _parser() -> argparse.ArgumentParser:
 def run(cfg) -> int:
     from agent.logs import setup_logging
     from agent.mqtt_alerts import AlertPublisher
-    from agent.outbox import Outbox, OutboxError
+    from outbox.store import Outbox, OutboxError
     from agent.run import Agent
     from agent.sender import Sender
 

@@ -24,8 +24,8 @@ from agent.answer import AUTH, BACKOFF, SEND, SHRINK, classify
 from agent.batch import select_batch
 from agent.config import AgentSettings
 from agent.mqtt_alerts import AlertPublisher, bad_review_alert
-from agent.outbox import Outbox, OutboxError
-from agent.retry import Backoff
+from outbox.store import Outbox, OutboxError
+from hallcore.backoff import Backoff
 from agent.sender import Sender
 from agent.status import heartbeat_body, read_status
 from hallcore.fsutil import atomic_write_json

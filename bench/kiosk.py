@@ -44,7 +44,7 @@ def child() -> int:
     from kivy.clock import Clock
     from kivy.core.window import Window
 
-    from agent.outbox import Outbox
+    from outbox.store import Outbox
     from kiosk.config import DEFAULT_FONT
     from kiosk.flow import FlowSettings, KioskFlow
     from kiosk.journal import Journal

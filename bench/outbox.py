@@ -26,14 +26,14 @@ from typing import Callable
 
 from tinydb import TinyDB
 
-# `python bench/outbox.py` puts bench/ first on sys.path, where bench/agent.py
+# `python bench/outbox.py` puts bench/ first on sys.path, where bench/forward.py
 # would shadow the agent package: the repository comes first instead.
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:] = [str(REPO)] + [p for p in sys.path if Path(p or ".").resolve() != REPO / "bench"]
 
-from agent.archive import PART_SIZE, Archive  # noqa: E402
-from agent.outbox import Outbox  # noqa: E402
-from agent.spool import Spool, entry  # noqa: E402
+from outbox.archive import PART_SIZE, Archive  # noqa: E402
+from outbox.store import Outbox  # noqa: E402
+from outbox.spool import Spool, entry  # noqa: E402
 from hallcore.fsutil import atomic_write_json  # noqa: E402
 from hallcore.record import new_record  # noqa: E402
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from hallcore.backoff import doubling
+
 STATE_LABELS = {
     "new": "待核实",
     "verifying": "核实中",
@@ -177,4 +179,4 @@ def due_alerts(state: str, due_at: datetime, *, due_alerted: bool, escalated: bo
 
 def retry_delay(attempts: int, first_s: int, max_s: int) -> int:
     """Seconds before the next try of an undelivered alert: doubling, capped."""
-    return min(max_s, first_s * 2 ** min(max(attempts - 1, 0), 30))
+    return int(doubling(attempts, first_s, max_s))

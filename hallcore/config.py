@@ -5,8 +5,6 @@ that owns each table; this module only knows how to read and complain.
 """
 from __future__ import annotations
 
-import json
-import re
 import tomllib
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -32,29 +30,6 @@ def load_toml(path: str | Path) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as e:
         raise ConfigError("(file)", f"{path} is not valid TOML ({e})",
                           "fix the syntax at the line named") from None
-
-
-_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
-
-
-def dump_toml(data: Mapping[str, Any]) -> str:
-    """Nested tables of strings, numbers, booleans and lists as TOML text.
-
-    Enough for the files this project writes (derived demo configs, test
-    configs); JSON string escapes are valid TOML basic strings.
-    """
-    def key(k: str) -> str:      # bare where TOML allows it, as a person would write it
-        return k if _BARE_KEY.fullmatch(k) else json.dumps(k, ensure_ascii=False)
-
-    def lines(table: Mapping[str, Any], name: str) -> list[str]:
-        out = [f"[{name}]"] if name else []
-        out += [f"{key(k)} = {json.dumps(v, ensure_ascii=False)}"
-                for k, v in table.items() if not isinstance(v, Mapping)]
-        for k, v in table.items():
-            if isinstance(v, Mapping):
-                out += ["", *lines(v, f"{name}.{key(k)}" if name else key(k))]
-        return out
-    return "\n".join(lines(data, "")) + "\n"
 
 
 _MISSING = object()

@@ -39,7 +39,7 @@ class TabletConfig:
     closing: time
     holiday_file: Path | None
     storage: Path
-    outbox_folder: Path            # agent.outbox.Outbox(outbox_folder, device_id): kiosk puts, agent sends
+    outbox_folder: Path            # outbox.store.Outbox(outbox_folder, device_id): kiosk puts, agent sends
     config_dir: Path
     calendar: WorkCalendar = field(compare=False, repr=False)
 

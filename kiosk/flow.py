@@ -38,7 +38,7 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 from hallcore.record import (DEFAULT_BAD_REVIEW_REASONS, MAX_COMMENT, MAX_MATTERS, MAX_TEXT, OTHER_REASON,
                              Level, RecordError, is_mobile_phone, new_record, scale as get_scale)
@@ -137,8 +137,18 @@ class _Answer:
     phone: str = ""
 
 
+class RecordStore(Protocol):
+    """Where the flow stores each record: the tablet's outbox (outbox.Outbox
+    on disk; outbox.memory.MemoryOutbox in tests). put() returns only once the
+    record is durable and is idempotent by record id; it raises RecordError
+    for a record that can never be stored and anything else (OSError,
+    OutboxError) for a store that failed this time."""
+
+    def put(self, record: dict[str, Any]) -> dict[str, Any]: ...
+
+
 class KioskFlow:
-    def __init__(self, settings: FlowSettings, outbox: Any, journal: Any,
+    def __init__(self, settings: FlowSettings, outbox: RecordStore, journal: Any,
                  on_ticket_done: Callable[[str, int, int], None], now: datetime):
         self.settings = settings
         self._scale = get_scale(settings.scale)

@@ -100,7 +100,7 @@ class SerialLink:
             import serial
             self.port = serial.Serial(port, 9600, timeout=0.2)
         else:
-            from kiosk.ptylink import PtyLink
+            from halldemo.ptylink import PtyLink
             self.pty = PtyLink(link_path)
             print(f"kiosk-side serial port: {self.pty.path}", flush=True)
             # data written before the kiosk opens the port would be discarded by it

@@ -16,13 +16,11 @@ from datetime import timezone
 import pytest
 from sqlalchemy import create_engine, select
 
-from agent.outbox import Outbox
+from outbox.store import Outbox
 from hallcore.record import parse_time
 from hallcore.workdays import HANDLING_WORKDAYS, WorkCalendar, deadline
-from support.agent_proc import REPO, AgentProcess, agent_log, write_tablet_config
-from support.center import running_center  # noqa: F401  (fixture)
-from support.mosquitto import mosquitto  # noqa: F401  (fixture)
-from support.waiting import wait_for
+from tests.support.agent_proc import REPO, AgentProcess, agent_log, write_tablet_config
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.slow
 TICKETS = 300

@@ -463,7 +463,7 @@ def build_kiosk(config, *, offscreen: bool = False, size: tuple[int, int] | None
     an interrupted evaluation (kiosk.flow decides resume or 'interrupted')."""
     from kiosk.ui.boot import configure_kivy
     configure_kivy(fullscreen=config.fullscreen and not offscreen, size=size, offscreen=offscreen)
-    from agent.outbox import Outbox
+    from outbox.store import Outbox
     from kiosk.flow import KioskFlow
     from kiosk.journal import Journal
     from kiosk.sources import open_source

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections import deque
 from typing import Callable
 
+from hallcore.backoff import doubling
+
 
 class CornerTaps:
     """True once `count` taps land in the top-right corner within `within_s`.
@@ -64,5 +66,5 @@ class PinGate:
         self.failures += 1
         over = self.failures - self.free_attempts
         if over >= 0:
-            self.locked_until = t + min(self.max_lock_s, self.lock_s * (2 ** over))
+            self.locked_until = t + doubling(over + 1, self.lock_s, self.max_lock_s)
         return self.WRONG

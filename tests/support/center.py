@@ -2,7 +2,6 @@
 in-process Center with a controllable clock, and the real server as a uvicorn
 subprocess on a free loopback port (for the agent's fault tests).
 
-    from support.center import running_center   # noqa: F401  (the fixture)
     def test_x(running_center):
         c = running_center            # RunningCenter
         requests.post(c.url + "/api/v1/votes", headers=c.auth, json=...)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import threading
 
 from kiosk.events import TicketEvent
-from support.waiting import wait_for
+from tests.support.waiting import wait_for
 
 
 class Collector:

@@ -28,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from agent.outbox import Outbox  # noqa: E402
+from outbox.store import Outbox  # noqa: E402
 from hallcore.config import Table  # noqa: E402
 from hallcore.fsutil import atomic_write_json  # noqa: E402
 from hallcore.record import OTHER_REASON, is_bad_review  # noqa: E402

@@ -26,7 +26,7 @@ from kivy.base import EventLoop  # noqa: E402
 from kivy.graphics.opengl import glFinish  # noqa: E402
 from kivy.tests.common import UnitTestTouch  # noqa: E402
 
-from agent.outbox import Outbox  # noqa: E402
+from outbox.store import Outbox  # noqa: E402
 from kiosk.admin import hash_pin  # noqa: E402
 from kiosk.config import DEFAULT_FONT  # noqa: E402
 from kiosk.events import Matter, TicketEvent  # noqa: E402

@@ -1,6 +1,5 @@
 """A real mosquitto broker for tests (Debian's /usr/sbin/mosquitto).
 
-    from support.mosquitto import mosquitto   # noqa: F401  (the fixture)
 
     def test_x(mosquitto):
         client.connect(mosquitto.host, mosquitto.port)

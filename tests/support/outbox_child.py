@@ -10,7 +10,7 @@ acker   plays the agent: acknowledges pending records in batches of up to
 import sys
 import time
 
-from agent.outbox import Outbox
+from outbox.store import Outbox
 from outbox_records import vote
 
 

@@ -5,7 +5,7 @@ import copy
 from pathlib import Path
 from typing import Any
 
-from hallcore.config import dump_toml
+import tomli_w
 
 # The smallest valid kiosk tablet file.
 MINIMAL: dict[str, Any] = {
@@ -29,5 +29,5 @@ def write_tablet(folder: Path, changes: dict[str, Any] | None = None, base=MINIM
         else:
             t[key] = value
     path = Path(folder) / "config.toml"
-    path.write_text(dump_toml(data), encoding="utf-8")
+    path.write_text(tomli_w.dumps(data), encoding="utf-8")
     return path

@@ -1,0 +1,3 @@
+from halldemo.demo import main
+
+raise SystemExit(main())

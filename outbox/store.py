@@ -1,0 +1,387 @@
+"""The tablet's durable outbox (DESIGN.md section 5): records not yet
+acknowledged by the center.
+
+Layout of the outbox folder (README "Outbox (durability)" explains why):
+
+    pending/<id>.json    one file per record waiting for the center (the spool)
+    archive/<day>.<n>.json  TinyDB parts of acknowledged records (<= 1000 each),
+                         each with a sidecar index <day>.<n>.idx (ids and seqs)
+    quarantine.json      TinyDB file of records the center rejected, with reason
+    seq.json             device id and a floor for the next seq
+    .last_put            symlink whose target is the last seq handed out; its
+                         mtime is `last_change`
+    put.lock, move.lock  flock files: puts serialise on one, acknowledge /
+                         quarantine / start-up recovery on the other
+    damaged/             unreadable pending files moved aside at start-up
+
+The kiosk process puts; the agent process reads, acknowledges and
+quarantines, at the same time. A put writes one new spool file, so the two
+never write the same file; the locks order puts among themselves and moves
+among themselves, and start-up recovery takes both.
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import threading
+import time
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Mapping
+
+from outbox.archive import Archive, Quarantine, max_seq
+from outbox.spool import Spool
+from outbox.tinystore import StoreDamaged
+from hallcore.fsutil import atomic_write_json
+from hallcore.record import FieldError, RecordError, check_record, is_bad_review, parse_time
+
+log = logging.getLogger(__name__)
+
+PENDING, QUARANTINED = "pending", "quarantine"   # else: the archive part's name
+LAST_PUT = ".last_put"
+
+
+class OutboxError(Exception):
+    """The outbox store cannot be used as it is; the message names the file and what to do."""
+
+
+def pending_order(entry: dict[str, Any]) -> tuple[bool, int]:
+    """Bad reviews first (they have a 2-working-day deadline), then oldest seq first."""
+    rec = entry["record"]
+    return (not is_bad_review(rec), rec["seq"])
+
+
+def next_seq(own_last: int, shared_last: int | None) -> int:
+    """The next seq: after every seq this or any other process handed out."""
+    return max(own_last, shared_last or 0) + 1
+
+
+def admit(record: Any, device_id: str) -> dict[str, Any]:
+    """The record as an outbox of `device_id` stores it, before its seq is
+    assigned: the device filled in, any seq dropped. Raises RecordError
+    naming the bad fields; every outbox kind applies this one rule."""
+    if not isinstance(record, Mapping):
+        check_record(record, require_seq=False)    # raises: "expected a JSON object"
+    rec = {k: v for k, v in record.items() if k != "seq"}
+    if rec.get("device_id") is None:
+        rec["device_id"] = device_id
+    if rec["device_id"] != device_id:
+        raise RecordError([FieldError("device_id", rec["device_id"],
+                                      f"{device_id!r}, the device of this outbox")])
+    check_record(rec, require_seq=False)
+    return rec
+
+
+def _now() -> datetime:
+    return datetime.now().astimezone()
+
+
+def _iso(t: datetime) -> str:
+    return t.isoformat(timespec="milliseconds")
+
+
+class Outbox:
+    def __init__(self, folder: str | os.PathLike, device_id: str):
+        self.folder = Path(folder)
+        self.device_id = device_id
+        self._guard = threading.RLock()
+        self._closed = False
+        try:
+            for sub in ("pending", "archive"):
+                (self.folder / sub).mkdir(parents=True, exist_ok=True)
+            self._locks = {name: os.open(self.folder / f"{name}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+                           for name in ("put", "move")}
+        except OSError as e:
+            raise OutboxError(f"outbox folder {self.folder} cannot be used: {e}") from e
+        self.spool = Spool(self.folder / "pending")
+        self.archive = Archive(self.folder / "archive")
+        self.quarantine_store = Quarantine(self.folder / "quarantine.json")
+        self._where: dict[str, str] = {}   # record id -> PENDING / QUARANTINED / archive part
+        self._last_seq = 0
+        #: What start-up recovery found and did (also logged as warnings).
+        self.recovered: list[str] = []
+        try:
+            with self._guard, self._flock("put"), self._flock("move"):
+                self.recovered = self._recover()
+        except StoreDamaged as e:
+            self.close()
+            raise OutboxError(f"outbox store file {e.path} is damaged and cannot be recovered: {e.why}. "
+                              f"Move it out of {self.folder} (keep it for inspection) and restart; "
+                              f"records in other files are kept") from e
+        except OSError as e:
+            self.close()
+            raise OutboxError(f"outbox {self.folder}: start-up check failed on "
+                              f"{e.filename or 'a store file'}: {e.strerror or e}") from e
+        except BaseException:
+            self.close()
+            raise
+        for note in self.recovered:
+            log.warning("outbox %s: recovered at start-up: %s", self.folder, note)
+
+    # ------------------------------------------------------------ locking
+
+    @contextmanager
+    def _using(self) -> Iterator[None]:
+        """The thread lock; store problems surface as OutboxError naming the file."""
+        with self._guard:
+            if self._closed:
+                raise OutboxError(f"outbox {self.folder} is closed")
+            try:
+                yield
+            except StoreDamaged as e:
+                raise OutboxError(f"outbox store file {e.path} was damaged while running ({e.why}); "
+                                  f"restart to recover it from its previous generation") from e
+            except OSError as e:
+                raise OutboxError(f"outbox {self.folder}: cannot read or write "
+                                  f"{e.filename or 'a store file'}: {e.strerror or e}") from e
+
+    @contextmanager
+    def _flock(self, name: str) -> Iterator[None]:
+        """The inter-process lock `<name>.lock` (released by the kernel if we die)."""
+        fd = self._locks[name]
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+
+    @contextmanager
+    def _locked(self, name: str) -> Iterator[None]:
+        with self._using(), self._flock(name):
+            yield
+
+    # ------------------------------------------------------------ start-up
+
+    def _recover(self) -> list[str]:
+        notes: list[str] = []
+        for sub in (self.folder, self.spool.folder, self.archive.folder):
+            for n in os.listdir(sub):
+                if n.startswith(".") and n.endswith(".tmp"):
+                    os.unlink(sub / n)   # a write that never completed: its call never returned
+        notes += self.quarantine_store.recover()
+        notes += self.archive.recover_all()
+        notes += self.spool.check_all(self.folder / "damaged")
+        self.archive.refresh()
+        quarantined = self.quarantine_store.refresh()
+        self._where = self.archive.where()
+        self._where.update({d["record"]["id"]: QUARANTINED for d in quarantined})
+        pending = self.spool.entries()
+        moved = [e["record"]["id"] for e in pending if e["record"]["id"] in self._where]
+        if moved:   # acknowledge/quarantine stopped between storing the copy and deleting the spool file
+            self.spool.remove(moved)
+            notes.append(f"{len(moved)} pending file(s) already archived or quarantined were removed "
+                         f"(an interrupted acknowledge)")
+        self._where.update({e["record"]["id"]: PENDING for e in pending if e["record"]["id"] not in self._where})
+        floor, note = self._read_seq_floor()
+        if note:
+            notes.append(note)
+        self._last_seq = max(floor, max_seq(pending), max_seq(quarantined), self.archive.max_seq())
+        if note or self._last_seq != floor or not (self.folder / "seq.json").exists():
+            self._write_seq_floor(self._last_seq)   # also records which device owns the folder
+        self._publish_last_put(self._last_seq)
+        return notes
+
+    def _read_seq_floor(self) -> tuple[int, str | None]:
+        path = self.folder / "seq.json"
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            return 0, None
+        try:
+            data = json.loads(raw.decode("utf-8"))
+            floor = data["seq_floor"]
+            device = data["device_id"]
+            if not isinstance(floor, int) or floor < 0 or not isinstance(device, str):
+                raise ValueError("bad field types")
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError) as e:
+            return 0, (f"seq.json was unreadable ({len(raw)} bytes: {e}); next seq rebuilt from the "
+                       f"highest seq stored in pending, quarantine and archive")
+        if device != self.device_id:
+            raise OutboxError(f"{path} says this outbox belongs to device {device!r}, not {self.device_id!r}: "
+                              f"check device_id in the configuration (seq numbers are per device)")
+        return floor, None
+
+    def _write_seq_floor(self, floor: int) -> None:
+        atomic_write_json(self.folder / "seq.json", {"device_id": self.device_id, "seq_floor": floor})
+
+    # ------------------------------------------------------------ the shared seq hint
+
+    def _shared_last_seq(self) -> int | None:
+        try:
+            return int(os.readlink(self.folder / LAST_PUT))
+        except (OSError, ValueError):
+            return None
+
+    def _publish_last_put(self, seq: int) -> None:
+        """Point .last_put at `seq` (atomic rename) and bump its mtime strictly."""
+        link = self.folder / LAST_PUT
+        try:
+            before = os.lstat(link).st_mtime_ns
+        except FileNotFoundError:
+            before = 0
+        tmp = self.folder / f".{LAST_PUT}.{os.getpid()}.tmp"
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        os.symlink(str(seq), tmp)
+        # Strictly increasing even within one clock tick, so a poller never misses a put.
+        stamp = max(time.time_ns(), before + 1_000)
+        os.utime(tmp, ns=(stamp, stamp), follow_symlinks=False)
+        os.replace(tmp, link)
+
+    @property
+    def last_change(self) -> float:
+        """Seconds (epoch) of the last put by any process: mtime of `.last_put`.
+
+        One lstat, cheap enough to poll every ~200 ms; strictly increases with
+        every put (it is bumped after the record's file is on disk), so
+        `!=` or `>` against the previous value means "new records pending".
+        Opening an Outbox on the folder also bumps it; acknowledge and
+        quarantine do not. 0.0 if it cannot be read.
+        """
+        try:
+            return os.lstat(self.folder / LAST_PUT).st_mtime
+        except OSError:
+            return 0.0
+
+    # ------------------------------------------------------------ put
+
+    def put(self, record: dict[str, Any]) -> dict[str, Any]:
+        """Store `record` durably; returns it with device_id and seq, after fsync.
+
+        Idempotent by id: a record already stored (pending, archived or
+        quarantined) is returned as stored, with no new seq. A `seq` in
+        `record` is ignored: the outbox assigns it. Raises RecordError
+        naming the bad fields (nothing written) or OutboxError.
+        """
+        rec = admit(record, self.device_id)
+        with self._locked("put"):
+            stored = self._stored(rec["id"])
+            if stored is not None:
+                return stored
+            seq = next_seq(self._last_seq, self._shared_last_seq())
+            rec["seq"] = seq
+            # Reserve first: if this process dies before the file lands, another
+            # writer still never reuses the number (start-up recovery rewinds it).
+            self._publish_last_put(seq)
+            self._last_seq = seq
+            self.spool.write(rec, _iso(_now()))
+            self._where[rec["id"]] = PENDING
+            self._publish_last_put(seq)   # now the record is on disk: tell pollers
+        return dict(rec)
+
+    def _stored(self, record_id: str) -> dict[str, Any] | None:
+        if record_id not in self._where and not self.spool.exists(record_id):
+            shared = self._shared_last_seq()
+            if shared is None or shared <= self._last_seq:
+                return None      # only this process puts: it would know the id
+            self._refresh_where()   # another process puts too: look again
+            if record_id not in self._where:
+                return None
+        e = self.spool.read(record_id)
+        if e is None:
+            self._refresh_where()
+            where = self._where.get(record_id)
+            if where == QUARANTINED:
+                e = next((d for d in self.quarantine_store.refresh() if d["record"]["id"] == record_id), None)
+            elif where is not None:
+                e = self.archive.find(record_id, where)
+        return dict(e["record"]) if e else None
+
+    def _refresh_where(self) -> None:
+        self.archive.refresh()
+        where = self.archive.where()
+        where.update({d["record"]["id"]: QUARANTINED for d in self.quarantine_store.refresh()})
+        where.update({i: PENDING for i in self.spool.ids() if i not in where})
+        self._where = where
+
+    # ------------------------------------------------------------ agent side
+
+    def pending(self, limit: int | None = None) -> list[dict[str, Any]]:
+        """Records waiting for the center: bad reviews first, then oldest (seq) first."""
+        with self._using():
+            entries = sorted(self.spool.entries(), key=pending_order)
+        if limit is not None:
+            entries = entries[:max(limit, 0)]
+        return [dict(e["record"]) for e in entries]
+
+    def acknowledge(self, ids: Iterable[str]) -> int:
+        """The center answered stored/duplicate: move these to the archive.
+
+        Unknown or already-archived ids are ignored; returns how many left pending.
+        """
+        wanted = list(dict.fromkeys(ids))
+        with self._locked("move"):
+            entries = [e for i in wanted if (e := self.spool.read(i, still_there=True)) is not None]
+            if not entries:
+                return 0
+            self.archive.refresh()
+            archived = self.archive.where()
+            fresh = [e for e in entries if e["record"]["id"] not in archived]
+            if fresh:
+                self._raise_seq_floor(max_seq(fresh))
+                now = _now()
+                self._where.update(self.archive.add(fresh, _iso(now), now.date()))
+            self.spool.remove([e["record"]["id"] for e in entries])
+            return len(entries)
+
+    def quarantine(self, record_id: str, reason: str) -> None:
+        """The center rejected the record: take it out of pending, keep it with reason and time.
+
+        An id that is not pending is logged and ignored (already quarantined, or unknown).
+        """
+        with self._locked("move"):
+            e = self.spool.read(record_id, still_there=True)
+            if e is None:
+                if record_id not in self.quarantine_store.ids():
+                    log.warning("outbox: quarantine of %s ignored: not pending (reason given: %s)",
+                                record_id, reason)
+                return
+            self._raise_seq_floor(e["record"]["seq"])
+            self.quarantine_store.add(e, str(reason), _iso(_now()))
+            self.spool.remove([record_id])
+            self._where[record_id] = QUARANTINED
+
+    def quarantined(self) -> list[dict[str, Any]]:
+        """[{"record": {...}, "reason": str, "at": iso time}] in the order they were quarantined."""
+        with self._using():
+            docs = self.quarantine_store.refresh()
+        return [{"record": dict(d["record"]), "reason": d["reason"], "at": d["at"]} for d in docs]
+
+    def counts(self) -> dict[str, int]:
+        with self._using():
+            self.archive.refresh()
+            return {"pending": len(self.spool.ids()),
+                    "quarantined": len(self.quarantine_store.refresh()),
+                    "archived": self.archive.count()}
+
+    def oldest_pending_at(self) -> datetime | None:
+        """`prompted_at` (when the citizen was asked to rate) of the earliest-prompted
+        pending record, as an aware datetime; None when nothing is pending."""
+        with self._using():
+            times = [parse_time(e["record"]["prompted_at"]) for e in self.spool.entries()]
+        return min((t for t in times if t is not None), default=None)
+
+    def _raise_seq_floor(self, seq: int) -> None:
+        """Before a record leaves pending, make sure its seq can never be handed out again."""
+        floor, _ = self._read_seq_floor()
+        if seq > floor:
+            self._write_seq_floor(seq)
+
+    def close(self) -> None:
+        with self._guard:
+            if self._closed:
+                return
+            self._closed = True
+            for fd in getattr(self, "_locks", {}).values():
+                os.close(fd)
+
+    def __enter__(self) -> "Outbox":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()

@@ -1,0 +1,7 @@
+"""Fixtures shared across the test folders: registered here once, so a test
+names a fixture as an argument and never imports it."""
+
+pytest_plugins = [
+    "tests.support.mosquitto",   # mosquitto: a real broker on a free loopback port
+    "tests.support.center",      # pg_url, db_url, running_center
+]
