@@ -459,32 +459,42 @@ def _kivy_fullscreen() -> bool:
 
 def build_kiosk(config, *, offscreen: bool = False, size: tuple[int, int] | None = None):
     """The kiosk's parts on a validated kiosk.config.KioskConfig, not yet
-    started: (app, source, outbox). Opens the outbox and journal and resumes
-    an interrupted evaluation (kiosk.flow decides resume or 'interrupted')."""
+    started: (app, source, outbox)."""
     from kiosk.ui.boot import configure_kivy
     configure_kivy(fullscreen=config.fullscreen and not offscreen, size=size, offscreen=offscreen)
-    from outbox.store import Outbox
-    from kiosk.flow import KioskFlow
-    from kiosk.journal import Journal
-    from kiosk.sources import open_source
     from kiosk.ui.sounds import Sounds
 
-    t = config.tablet
-    source = open_source(config.queue_table(), hall_id=t.hall_id, window_id=t.window_id,
-                         config_dir=t.config_dir)
+    source = config.open_source()
     if config.test_mode:
         log.warning("Kiosk: TEST MODE: never sent: records go to %s, which the agent does not read",
                     config.outbox_folder)
-    outbox = Outbox(config.outbox_folder, t.device_id)
-    flow = KioskFlow(config.flow, outbox, Journal(config.journal_path), source.send_done, hall_now())
-    flow.resume(hall_now())
-    register_font(config.font, bold_of(config.font))
-    app = KioskApp(flow, source=source, outbox=outbox, pin_hash=config.pin_hash, device_id=t.device_id,
-                   version=_version(), sounds=Sounds(config.volume, enabled=config.audio and not offscreen),
-                   test_mode=config.test_mode)
+    app, outbox = assemble_kiosk(config, source,
+                                 sounds=Sounds(config.volume, enabled=config.audio and not offscreen))
     if offscreen:
         finish_frames()
     return app, source, outbox
+
+
+def assemble_kiosk(config, source, *, sounds: Any, now: Callable[[], datetime] = hall_now,
+                   tick_s: float = TICK_S):
+    """Wire the kiosk on a validated config and a (not yet started) ticket
+    source: (app, outbox). Opens the outbox and journal and resumes an
+    interrupted evaluation (kiosk.flow decides resume or 'interrupted').
+    The one wiring of the app: hall-kiosk uses it, and so does the UI test
+    harness (with its own clock and a recording source)."""
+    from outbox.store import Outbox
+    from kiosk.flow import KioskFlow
+    from kiosk.journal import Journal
+
+    t = config.tablet
+    outbox = Outbox(config.outbox_folder, t.device_id)
+    flow = KioskFlow(config.flow, outbox, Journal(config.journal_path), source.send_done, now())
+    flow.resume(now())
+    register_font(config.font, bold_of(config.font))
+    app = KioskApp(flow, now=now, source=source, outbox=outbox, pin_hash=config.pin_hash,
+                   device_id=t.device_id, version=_version(), sounds=sounds,
+                   test_mode=config.test_mode, tick_s=tick_s)
+    return app, outbox
 
 
 def finish_frames() -> None:

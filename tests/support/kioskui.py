@@ -26,13 +26,11 @@ from kivy.base import EventLoop  # noqa: E402
 from kivy.graphics.opengl import glFinish  # noqa: E402
 from kivy.tests.common import UnitTestTouch  # noqa: E402
 
-from outbox.store import Outbox  # noqa: E402
 from kiosk.admin import hash_pin  # noqa: E402
-from kiosk.config import DEFAULT_FONT  # noqa: E402
+from kiosk.config import DEFAULT_FONT, load_kiosk_config  # noqa: E402
 from kiosk.events import Matter, TicketEvent  # noqa: E402
-from kiosk.flow import FlowSettings, KioskFlow  # noqa: E402
-from kiosk.journal import Journal  # noqa: E402
-from kiosk.ui.app import HALL_TZ, KioskApp, bold_of, register_font  # noqa: E402
+from kiosk.ui.app import HALL_TZ, assemble_kiosk, bold_of, register_font  # noqa: E402
+from tests.support.tablet_toml import DROP, write_tablet  # noqa: E402
 
 SCREENS_DIR = Path(__file__).resolve().parents[2] / "test-output" / "screens"
 ADMIN_PIN = "246810"
@@ -49,24 +47,44 @@ def ensure_window(size: tuple[int, int] = (1280, 800)):
     return Window
 
 
+class RecordingLink:
+    """The queue link's side of the kiosk in UI tests: events are posted by
+    the harness, the back-channel "done" is recorded."""
+
+    def __init__(self):
+        self.done: list[tuple[str, int, int]] = []
+
+    def send_done(self, ticket: str, rated: int, unrated: int) -> None:
+        self.done.append((ticket, rated, unrated))
+
+    def start(self, on_event) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
+
+
 class UiHarness:
+    """The real kiosk, wired by kiosk.ui.app.assemble_kiosk exactly as
+    hall-kiosk wires it, on a tablet file written into `folder`."""
+
     def __init__(self, folder: Path, *, scale: int = 3, size: tuple[int, int] = (1280, 800),
                  window_id: str = "03", reasons: tuple[str, ...] | None = None,
                  pin_hash: str | None = _PIN_HASH, sounds=None, start=START, test_mode: bool = False):
         self.window = ensure_window(size)
         self.t = start
-        self.outbox = Outbox(Path(folder) / "outbox", "tab-03")
-        self.journal = Journal(Path(folder) / "kiosk-journal.json")
-        self.done: list[tuple[str, int, int]] = []
-        kw = {"reasons": reasons} if reasons else {}
-        settings = FlowSettings(device_id="tab-03", region_code="430922", hall_id="taojiang",
-                                window_id=window_id, scale=scale, **kw)
-        self.flow = KioskFlow(settings, self.outbox, self.journal,
-                              lambda ticket, rated, unrated: self.done.append((ticket, rated, unrated)), self.t)
-        self.flow.resume(self.t)      # as run_app does: continue a journaled evaluation
-        self.app = KioskApp(self.flow, now=lambda: self.t, outbox=self.outbox, pin_hash=pin_hash,
-                            device_id="tab-03", version="test", tick_s=3600, sounds=sounds,
-                            test_mode=test_mode)
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        changes = {"device.window_id": window_id, "storage.folder": ".", "kiosk.scale": scale,
+                   "kiosk.test_mode": test_mode, "admin.pin_hash": pin_hash if pin_hash else DROP}
+        if reasons:
+            changes["kiosk.reasons"] = list(reasons)
+        self.config = load_kiosk_config(write_tablet(folder, changes))
+        self.link = RecordingLink()
+        self.done = self.link.done
+        self.app, self.outbox = assemble_kiosk(self.config, self.link, sounds=sounds,
+                                               now=lambda: self.t, tick_s=3600)
+        self.flow = self.app.flow
         self.root = self.app.build()
         self.window.add_widget(self.root)
         self.pump()
