@@ -2,7 +2,10 @@
 uvicorn server) on SQLite and PostgreSQL, and the time of the statistics page
 over 1,000,000 records (bulk-loaded with SQL into the embedded SQLite).
 
-    .venv/bin/python bench/center.py [--records 5000] [--stats-records 1000000]
+    .venv/bin/python bench/center.py [--records 5000] [--stats-records 1000000] [--pg URL]
+
+PostgreSQL: the server --pg or HALL_TEST_PG names (an admin URL), else a
+throwaway cluster started for the run, as the tests do (tests/support/postgres.py).
 
 Targets: >= 1,000 records/s on SQLite; statistics page <= 1 s.
 The last line is one JSON object:
@@ -25,7 +28,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))       # the same server fixture the tests use
 sys.path.insert(0, str(REPO))
 
-from support.center import make_vote, pg_database, start_center  # noqa: E402
+from support.center import make_vote, start_center  # noqa: E402
+from support.postgres import admin_server, pg_database  # noqa: E402
 
 from center.stats import rebuild_daily_stats  # noqa: E402
 
@@ -128,15 +132,17 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--records", type=int, default=5000, help="records per ingest run")
     ap.add_argument("--stats-records", type=int, default=1_000_000)
+    ap.add_argument("--pg", metavar="URL", help="admin URL of a PostgreSQL server "
+                    "(default: HALL_TEST_PG, else a throwaway cluster)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="hall-bench-center-") as tmp:
         tmp = Path(tmp)
         print(f"ingest: {args.records:,} records in batches of {BATCH} over HTTP, one client")
         sqlite_rate = bench_ingest(tmp / "sqlite", args.records)
         print(f"  SQLite      {sqlite_rate:10,.0f} records/s")
-        with pg_database() as url:
+        with admin_server(args.pg) as admin, pg_database(admin) as url:
             pg_rate = bench_ingest(tmp / "pg", args.records, database=url)
-        print(f"  PostgreSQL  {pg_rate:10,.0f} records/s")
+        print(f"  PostgreSQL  {pg_rate:10,.0f} records/s  ({admin})")
         print(f"statistics page over {args.stats_records:,} records (SQLite, one year, supervisor):")
         worst, times = bench_stats(tmp / "stats", args.stats_records)
         for by, t in times.items():

@@ -3,7 +3,9 @@
 # Runs apt-get only as root; otherwise names what to install and fails.
 set -euo pipefail
 # libmtdev1: Kivy's multitouch input on a Linux touchscreen (without it Kivy logs an error at start)
-PACKAGES=(mosquitto libgl1 libgl1-mesa-dri libegl1 libegl-mesa0 libmtdev1 chromium fonts-noto-cjk openssl)
+# postgresql: the server binaries (initdb, pg_ctl) the tests start their own throwaway cluster with
+PACKAGES=(mosquitto libgl1 libgl1-mesa-dri libegl1 libegl-mesa0 libmtdev1 chromium fonts-noto-cjk openssl
+          postgresql)
 missing=()
 for p in "${PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -17,4 +19,11 @@ fi
 echo "Installing Debian packages: ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
+if [[ " ${missing[*]} " == *" postgresql "* ]]; then
+    # Only the binaries: without this the package creates a "main" cluster and
+    # starts it on 5432 as a service, which nothing here uses (create one with
+    # `pg_createcluster <version> main --start` when the center should run on it).
+    apt-get install -y -qq --no-install-recommends postgresql-common >/dev/null
+    pg_conftool /etc/postgresql-common/createcluster.conf set create_main_cluster false
+fi
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

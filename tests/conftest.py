@@ -3,5 +3,6 @@ names a fixture as an argument and never imports it."""
 
 pytest_plugins = [
     "tests.support.mosquitto",   # mosquitto: a real broker on a free loopback port
+    "tests.support.postgres",    # pg_admin_url: a throwaway PostgreSQL cluster, or HALL_TEST_PG
     "tests.support.center",      # pg_url, db_url, running_center
 ]

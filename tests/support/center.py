@@ -11,12 +11,9 @@ subprocess on a free loopback port (for the agent's fault tests).
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
-import uuid
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -27,9 +24,9 @@ import pytest
 from hallcore.record import new_record
 
 from .mosquitto import free_port  # noqa: F401  (one free-port helper for all fixtures)
+from .postgres import pg_database
 
 CST = timezone(timedelta(hours=8))
-PG_ADMIN = os.environ.get("HALL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -59,34 +56,18 @@ def make_vote(device_id: str, seq: int, *, bad: bool = False, unrated: bool = Fa
 
 # ------------------------------------------------------------------ databases
 
-def _pg_admin():
+@pytest.fixture
+def pg_url(pg_admin_url):
+    """A fresh PostgreSQL database for one test, dropped afterwards (on the
+    run's throwaway cluster, or on the server HALL_TEST_PG names)."""
     import psycopg
     try:
-        return psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5)
+        with pg_database(pg_admin_url) as url:
+            yield url
     except psycopg.OperationalError as e:
-        pytest.fail(f"PostgreSQL at {PG_ADMIN} is not reachable ({e}); start it "
-                    f"(.ci/run does) — these tests never skip", pytrace=False)
-
-
-@contextmanager
-def pg_database():
-    """Create a uniquely named PostgreSQL database; yields its URL; drops it."""
-    name = f"hall_test_{uuid.uuid4().hex[:12]}"
-    with _pg_admin() as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + "/" + name
-    try:
-        yield url
-    finally:
-        with _pg_admin() as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-@pytest.fixture
-def pg_url():
-    """A fresh PostgreSQL database for one test, dropped afterwards."""
-    with pg_database() as url:
-        yield url
+        pytest.fail(f"PostgreSQL at {pg_admin_url} is not reachable ({e}); HALL_TEST_PG names a "
+                    "server that is not running, or unset it to use a throwaway cluster — "
+                    "these tests never skip", pytrace=False)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
