@@ -28,11 +28,11 @@ from kivy.tests.common import UnitTestTouch  # noqa: E402
 
 from outbox.store import Outbox  # noqa: E402
 from kiosk.admin import hash_pin  # noqa: E402
-from kiosk.config import DEFAULT_FONT  # noqa: E402
+from kiosk.config import DEFAULT_FONT, bold_of  # noqa: E402
 from kiosk.events import Matter, TicketEvent  # noqa: E402
 from kiosk.flow import FlowSettings, KioskFlow  # noqa: E402
 from kiosk.journal import Journal  # noqa: E402
-from kiosk.ui.app import HALL_TZ, KioskApp, bold_of, register_font  # noqa: E402
+from kiosk.ui.app import HALL_TZ, KioskApp, register_font  # noqa: E402
 
 SCREENS_DIR = Path(__file__).resolve().parents[2] / "test-output" / "screens"
 ADMIN_PIN = "246810"
