@@ -63,8 +63,11 @@ def check_font(path: Path, texts: Iterable[str], *, source: str) -> None:
 def check_kv(path: Path) -> None:
     """Parse the kv rules with Kivy's own parser (it also compiles every rule's
     Python and runs the #:import lines); nothing is applied, no window opens."""
-    if "kivy" not in sys.modules:     # a check prints its own lines, not Kivy's start-up log
-        os.environ.setdefault("KIVY_NO_CONSOLELOG", "1")
+    if "kivy" not in sys.modules:
+        # A check prints its own lines: Kivy's records go to Python logging
+        # (warnings only, on stderr), and Kivy must not take over sys.stderr,
+        # or the check's own error message would vanish into Kivy's logger.
+        os.environ.setdefault("KIVY_LOG_MODE", "PYTHON")
         os.environ.setdefault("KIVY_NO_FILELOG", "1")
     from kivy.lang.parser import Parser
     try:
@@ -80,7 +83,8 @@ def check_sound(path: Path) -> None:
             if w.getnframes() == 0:
                 raise wave.Error("it has no sound frames")
     except (OSError, EOFError, wave.Error) as e:
-        raise ConfigError(INSTALLED, f"the voice prompt cannot be read as WAV ({e})",
+        why = str(e) or ("the file ends early" if isinstance(e, EOFError) else type(e).__name__)
+        raise ConfigError(INSTALLED, f"the voice prompt cannot be read as WAV ({why})",
                           REINSTALL + ", or set [kiosk] audio = false", source=str(path)) from None
 
 

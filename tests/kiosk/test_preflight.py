@@ -1,6 +1,8 @@
 """`hall-kiosk --check` opens the font, the kv rules and the voice prompts (kiosk/preflight.py)."""
 from __future__ import annotations
 
+import subprocess
+import sys
 import wave
 from pathlib import Path
 
@@ -136,3 +138,17 @@ def test_a_voice_prompt_that_is_not_a_wav_stops_the_check_naming_it(tmp_path, ma
     err = capsys.readouterr().err
     assert str(broken) in err and problem in err and "audio = false" in err
     assert main(["--config", str(write_tablet(tmp_path, {"kiosk.audio": False})), "--check"]) == 0
+
+
+def test_the_message_survives_kivy_s_import_in_the_real_command(tmp_path):
+    """The sounds are checked after the kv, so after Kivy is imported: Kivy must
+    not have taken over stderr (it would swallow the message)."""
+    folder = tmp_path / "sounds"
+    folder.mkdir()
+    (folder / f"{PROMPTS[0]}.wav").write_bytes(b"junk\n")
+    code = ("import sys; from pathlib import Path; from kiosk import preflight, cli; "
+            f"preflight.SOUNDS_DIR = Path({str(folder)!r}); "
+            f"sys.exit(cli.main(['--config', {str(write_tablet(tmp_path))!r}, '--check']))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert out.returncode == 2, out.stderr
+    assert f"{folder / PROMPTS[0]}.wav" in out.stderr and "the file ends early" in out.stderr
