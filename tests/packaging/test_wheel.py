@@ -17,6 +17,7 @@ import tomllib
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 import requests
@@ -116,7 +117,7 @@ def _run(*args, timeout: float) -> None:
 
 
 @pytest.fixture(scope="module")
-def installed(tmp_path_factory) -> Installed:
+def installed(tmp_path_factory) -> Iterator[Installed]:
     root = tmp_path_factory.mktemp("wheel")
     assert not root.resolve().is_relative_to(REPO)
     # Built from a copy: a stale build/ in the checkout cannot leak into it, and the checkout stays clean.
@@ -128,10 +129,12 @@ def installed(tmp_path_factory) -> Installed:
     venv = root / "venv"
     _run(sys.executable, "-m", "venv", venv, timeout=120)
     _run(venv / "bin" / "python", "-m", "pip", "install", "--quiet", f"{wheel}[center]", timeout=600)
-    site = Path(subprocess.run([venv / "bin" / "python", "-I", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                               capture_output=True, text=True, check=True).stdout.strip())
+    purelib = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
+    site = Path(subprocess.run([venv / "bin" / "python", "-I", "-c", purelib],
+                               capture_output=True, text=True, check=True, timeout=60).stdout.strip())
     (root / "home").mkdir()
-    return Installed(root, venv / "bin" / "python", venv / "bin", site, wheel)
+    yield Installed(root, venv / "bin" / "python", venv / "bin", site, wheel)
+    shutil.rmtree(venv)      # ~250 MB; pytest keeps the rest of the temp folder for a look
 
 
 @dataclass(frozen=True)
