@@ -45,10 +45,10 @@ def child() -> int:
     from kivy.core.window import Window
 
     from outbox.store import Outbox
-    from kiosk.config import DEFAULT_FONT
+    from kiosk.config import DEFAULT_FONT, bold_of
     from kiosk.flow import FlowSettings, KioskFlow
     from kiosk.journal import Journal
-    from kiosk.ui.app import KioskApp, bold_of, finish_frames, hall_now, register_font
+    from kiosk.ui.app import KioskApp, finish_frames, hall_now, register_font
 
     folder = Path(tempfile.mkdtemp(prefix="kiosk-bench-"))
     outbox = Outbox(folder / "outbox", "bench-01")

@@ -21,6 +21,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import func, select
 from starlette.middleware.sessions import SessionMiddleware
 
+from hallcore.packagedata import shipped
 from hallcore.record import mask_phone
 
 from . import casework, export, stats
@@ -31,7 +32,7 @@ from .cases import (
 from .db import alerts, cases, devices, records, users
 from .hallclock import HALL_TZ, countdown, from_db, show
 
-TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+TEMPLATES = Jinja2Templates(directory=str(shipped(__package__, "templates")))
 MAX_PERIOD_DAYS = 3660
 LOGIN_FAIL_DELAY_S = 0.5
 

@@ -13,6 +13,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Engine
 
+from hallcore.packagedata import shipped
+
 metadata = MetaData()
 
 devices = Table(
@@ -182,7 +184,7 @@ def migrate(engine: Engine) -> None:
     from alembic.config import Config
 
     cfg = Config()
-    cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    cfg.set_main_option("script_location", str(shipped(__package__, "migrations")))
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")

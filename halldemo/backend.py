@@ -24,6 +24,7 @@ import requests
 import tomli_w
 
 from hallcore.config import Table, load_toml
+from hallcore.packagedata import CONFIG, shipped
 from hallcore.tablet import load_tablet_file
 
 DEMO_USER = "demo"
@@ -137,7 +138,7 @@ def start_backend(tablet_config: Path, *, mqtt_port: int | None = None, timeout:
 def main(argv=None) -> int:
     """`python -m halldemo.backend [tablet.toml]`: just the center and agent, until Ctrl-C."""
     args = sys.argv[1:] if argv is None else argv
-    cfg = Path(args[0]) if args else Path(__file__).resolve().parents[1] / "config" / "demo.toml"
+    cfg = Path(args[0]) if args else shipped(CONFIG, "demo.toml")
     b = start_backend(cfg)
     print(f"center {b.dashboard} (login {b.user} / {b.password}); agent running; Ctrl-C stops both")
     try:

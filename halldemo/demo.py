@@ -28,10 +28,10 @@ from pathlib import Path
 import tomli_w
 
 from hallcore.config import ConfigError, load_toml
+from hallcore.packagedata import CONFIG, shipped
 from kiosk.config import load_kiosk_config
 
-ROOT = Path(__file__).resolve().parent.parent
-DEMO_CONFIG = ROOT / "config" / "demo.toml"
+DEMO_CONFIG = shipped(CONFIG, "demo.toml")
 MOSQUITTO = Path("/usr/sbin/mosquitto")
 PTY_LINK = Path(tempfile.gettempdir()) / "hall-demo-queue.tty"
 
@@ -126,7 +126,7 @@ def main(argv=None) -> int:
     ap.add_argument("--offscreen", action="store_true", help="render without a display (smoke runs)")
     ap.add_argument("--seconds", type=float, default=0, help="stop after this long (0: run until Ctrl-C)")
     ap.add_argument("--fast", action="store_true", help="call tickets every few seconds")
-    ap.add_argument("--storage", type=Path, help="folder for this run's files (default var/demo)")
+    ap.add_argument("--storage", type=Path, help="folder for this run's files (default var/demo in the current folder)")
     ap.add_argument("--center-port", type=int, default=18080, help="the center's port (0: any free port)")
     ap.add_argument("--no-backend", action="store_true", help="do not start the center and the agent")
     ap.add_argument("--citizen", action="store_true", help="a simulated citizen taps ratings")
@@ -135,7 +135,7 @@ def main(argv=None) -> int:
         print("demo: no display (DISPLAY and WAYLAND_DISPLAY unset): running the kiosk offscreen "
               "with a simulated citizen; watch the records arrive on the dashboard", flush=True)
         args.offscreen = args.citizen = True
-    folder = (args.storage or ROOT / "var" / "demo").resolve()
+    folder = (args.storage or Path("var", "demo")).resolve()
     folder.mkdir(parents=True, exist_ok=True)
     broker, port = (None, None)
     if MOSQUITTO.exists():

@@ -1,7 +1,8 @@
 """hall-kiosk: start the evaluation kiosk, check its config, or hash an admin PIN.
 
     hall-kiosk --config /etc/hall/tablet.toml           validate, then start the kiosk
-    hall-kiosk --config /etc/hall/tablet.toml --check   validate only
+    hall-kiosk --config /etc/hall/tablet.toml --check   validate, and open the font, the
+                                                        layout rules and the voice prompts
     hall-kiosk hash-pin                                 print a pin_hash for [admin]
 
 A config error prints the key, the problem and the fix, and exits 2.
@@ -16,6 +17,7 @@ from pathlib import Path
 from hallcore.config import ConfigError
 from kiosk import admin
 from kiosk.config import KioskConfig, load_kiosk_config
+from kiosk.preflight import check_files
 
 EXIT_CONFIG = 2
 
@@ -65,7 +67,8 @@ def _summary(c: KioskConfig) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="hall-kiosk", description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", type=Path, metavar="FILE", help="the tablet's TOML config")
-    parser.add_argument("--check", action="store_true", help="validate the config and exit")
+    parser.add_argument("--check", action="store_true",
+                        help="validate the config, open the files the kiosk uses, and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.add_parser("hash-pin", help="read an admin PIN and print its pin_hash for [admin]")
     args = parser.parse_args(argv)
@@ -77,11 +80,13 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_CONFIG
     try:
         config = load_kiosk_config(args.config)
+        checked = check_files(config) if args.check else []
     except ConfigError as e:
         print(f"hall-kiosk: config error: {e}", file=sys.stderr)
         return EXIT_CONFIG
     if args.check:
         print(_summary(config))
+        print("files: " + ", ".join(str(p) for p in checked) + ": all open")
         return 0
     return run(config)
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from hallcore.config import Table
+from hallcore.packagedata import ASSETS, shipped
 from hallcore.record import DEFAULT_BAD_REVIEW_REASONS, MAX_TEXT
 from hallcore.tablet import TabletConfig, load_tablet_file
 from kiosk import admin
@@ -20,7 +21,15 @@ from kiosk.sources import open_source
 
 # The font the UI ships (assets/fonts/, built by scripts/build_font.py): Simplified
 # Chinese, every character GBK encodes. A system font may be named instead.
-DEFAULT_FONT = Path(__file__).resolve().parent.parent / "assets" / "fonts" / "NotoSansSC-Hall-Regular.otf"
+DEFAULT_FONT = shipped(ASSETS, "fonts", "NotoSansSC-Hall-Regular.otf")
+
+
+def bold_of(regular: Path) -> Path | None:
+    """The bold face next to a "-Regular" font file, if there is one (Kivy's bold labels)."""
+    candidate = regular.with_name(regular.name.replace("-Regular", "-Bold"))
+    return candidate if candidate != regular and candidate.exists() else None
+
+
 MAX_REASONS = 20   # what a record may carry (hallcore.record)
 TEST_OUTBOX = "test-outbox"          # in [storage] folder; test mode only
 TEST_JOURNAL = "test-journal.json"

@@ -24,11 +24,12 @@ from pathlib import Path
 from typing import Iterator, Sequence
 from urllib.parse import urlparse
 
+from hallcore.packagedata import CONFIG, shipped
 from kiosk.events import (HALL_TZ, Done, EventError, Matter, TicketEvent, event_to_json, load_matters,
                           parse_done_payload)
 from kiosk.lineprotocol import LineSplitter, format_default_line, parse_done_line
 
-DEFAULT_MATTERS = Path(__file__).resolve().parents[1] / "config" / "matters.toml"
+DEFAULT_MATTERS = shipped(CONFIG, "matters.toml")
 STAFF = (("1024", "张敏"), ("1031", "李建国"), ("1046", "王芳"), ("1052", "刘洋"))
 
 

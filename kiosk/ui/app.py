@@ -26,6 +26,8 @@ from kivy.uix.screenmanager import Screen
 from kivy.uix.widget import Widget
 
 from hallcore.record import OTHER_REASON
+from kiosk.config import bold_of
+from kiosk.ui import KV_FILE
 from kiosk.ui import strings as S
 from kiosk.ui.gate import CornerTaps, PinGate
 from kiosk.ui.look import look, metrics
@@ -34,9 +36,6 @@ from kiosk.ui.widgets import Deck, KeyButton, RatingButton, ReasonButton  # noqa
 log = logging.getLogger(__name__)
 
 HALL_TZ = timezone(timedelta(hours=8))
-ROOT = Path(__file__).resolve().parent.parent.parent
-ASSETS = ROOT / "assets"
-KV_FILE = Path(__file__).with_name("kiosk.kv")
 TICK_S = 0.2          # how often the flow is ticked (reminder, timeout, thanks)
 ADMIN_SCREENS = ("admin_pin", "admin")
 ADMIN_IDLE_S = 120.0  # an admin screen left open goes back to the citizens' screen after this
@@ -62,11 +61,6 @@ def register_font(regular: Path, bold: Path | None = None) -> None:
     """Make the CJK font Kivy's default for every label and text input."""
     bold = bold if bold and bold.exists() else None
     LabelBase.register(DEFAULT_FONT, str(regular), fn_bold=str(bold) if bold else None)
-
-
-def bold_of(regular: Path) -> Path | None:
-    candidate = regular.with_name(regular.name.replace("-Regular", "-Bold"))
-    return candidate if candidate != regular and candidate.exists() else None
 
 
 # ----------------------------------------------------------------- screens

@@ -8,9 +8,12 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from hallcore.packagedata import ASSETS, shipped
+
 log = logging.getLogger(__name__)
 
-SOUNDS_DIR = Path(__file__).resolve().parents[2] / "assets" / "sounds"
+SOUNDS_DIR = shipped(ASSETS, "sounds")
+PROMPTS = ("rate", "reminder", "thanks")   # what KioskApp plays: <name>.wav in SOUNDS_DIR
 
 
 class Sounds:

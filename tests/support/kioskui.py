@@ -27,9 +27,9 @@ from kivy.graphics.opengl import glFinish  # noqa: E402
 from kivy.tests.common import UnitTestTouch  # noqa: E402
 
 from kiosk.admin import hash_pin  # noqa: E402
-from kiosk.config import DEFAULT_FONT, load_kiosk_config  # noqa: E402
+from kiosk.config import DEFAULT_FONT, bold_of, load_kiosk_config  # noqa: E402
 from kiosk.events import Matter, TicketEvent  # noqa: E402
-from kiosk.ui.app import HALL_TZ, assemble_kiosk, bold_of, register_font  # noqa: E402
+from kiosk.ui.app import HALL_TZ, assemble_kiosk, register_font  # noqa: E402
 from tests.support.tablet_toml import DROP, write_tablet  # noqa: E402
 
 SCREENS_DIR = Path(__file__).resolve().parents[2] / "test-output" / "screens"

@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 from fontTools.ttLib import TTFont
 
-from hallcore.record import DEFAULT_BAD_REVIEW_REASONS, SCALES
-from kiosk import flow, simulator
+from hallcore.record import SCALES
+from kiosk import simulator
 from kiosk.config import DEFAULT_FONT
-from kiosk.ui import strings
+from kiosk.flow import FlowSettings
+from kiosk.preflight import missing_glyphs, shown_texts
 from tests.support.paths import REPO
 
 FONTS = [DEFAULT_FONT, DEFAULT_FONT.with_name("NotoSansSC-Hall-Bold.otf")]
@@ -23,20 +24,12 @@ def _cmap(path: Path) -> set[int]:
 
 
 def _missing(cmap: set[int], texts) -> dict[str, str]:
-    out = {}
-    for text in texts:
-        gone = "".join(sorted({c for c in text if not c.isspace() and ord(c) not in cmap}))
-        if gone:
-            out[text] = gone
-    return out
+    return {text: gone for text in texts if (gone := missing_glyphs(cmap, [text]))}
 
 
 def ui_texts() -> list[str]:
-    texts = list(strings.all_strings())
-    texts += [v for k, v in vars(flow).items() if k.startswith("MSG_") and isinstance(v, str)]
-    texts.append(flow.GENERIC_MATTER.name)
-    texts += list(DEFAULT_BAD_REVIEW_REASONS)
-    texts += [lv.label for sc in SCALES.values() for lv in sc.levels]
+    """What hall-kiosk --check checks on either scale with the default reasons, and more."""
+    texts = [t for scale in SCALES for t in shown_texts(FlowSettings("t", "430922", "h", "03", scale=scale))]
     for kv in (REPO / "kiosk" / "ui").glob("*.kv"):     # any literal left in a .kv file
         texts += KV_TEXT.findall(kv.read_text(encoding="utf-8"))
     texts += [name for _, name in simulator.STAFF]
