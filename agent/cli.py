@@ -55,9 +55,13 @@ def run(cfg) -> int:
         return 3
     a.status_file.parent.mkdir(parents=True, exist_ok=True)
     stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
     sender = Sender(cfg.center, cfg.device_id)
+
+    def on_signal(*_) -> None:
+        stop.set()
+        sender.abort()    # a request in flight would otherwise hold the stop for up to total_timeout
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, on_signal)
     publisher = AlertPublisher(a.mqtt) if a.mqtt else None
     try:
         Agent(outbox, sender, a, publisher=publisher).run(stop)

@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 from agent import __version__
 from agent.alerts import DeadlineAlert, deadline_alerts
-from agent.answer import AUTH, BACKOFF, SEND, SHRINK, classify
+from agent.answer import AUTH, BACKOFF, SEND, SHRINK, STOPPED, classify
 from agent.batch import select_batch
 from agent.config import AgentSettings
 from agent.mqtt_alerts import AlertPublisher, bad_review_alert
@@ -143,6 +143,8 @@ class Agent:
         ids = [r["id"] for r in batch]
         reply = self.sender.send_votes(batch)
         out = classify(reply, ids)
+        if out.action == STOPPED:
+            return False      # cut by SIGTERM: the records stay pending, the loop ends
         now = self.mono()
         self._counts_dirty = True
         if out.action == SEND:
@@ -183,9 +185,12 @@ class Agent:
         wait = self.backoff.failed()
         self.state = BACKING_OFF
         self.next_send = now + wait
+        if out.halve_batch:
+            self.batch_limit = max(1, len(ids) // 2)
         log.warning("center unreachable or misbehaving, backing off",
                     extra={"problem": out.problem, "retry_in_s": round(wait, 3),
-                           "failures": self.backoff.failures, "records": len(ids)})
+                           "failures": self.backoff.failures, "records": len(ids),
+                           "batch_limit": self.batch_limit})
         return False
 
     def _failed(self, problem: str) -> None:
@@ -199,6 +204,8 @@ class Agent:
         if reply.status == 200:
             if self.state == BACKING_OFF:
                 self.next_send = self.mono()   # the center is back: do not sit out the backoff
+            return
+        if reply.error == "stopped":
             return
         what = f"HTTP {reply.status}" if reply.status is not None else (reply.error or "connection")
         log.warning("heartbeat failed", extra={"problem": what, "detail": reply.detail})
