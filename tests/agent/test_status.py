@@ -57,7 +57,8 @@ def test_each_alert_kind_has_its_own_line():
     auth_line = next(x for x in lines if "ALERT sending stopped" in x)
     assert "None" not in auth_line and "bad review" not in auth_line
     assert "since 2026-11-27T14:00:00+08:00: HTTP 401" in auth_line and "token file" in auth_line
-    assert "ALERT due_soon: bad review b1 window 03 ticket A002 due 2026-12-01T17:30:00+08:00, still pending" in lines[-2]
+    assert ("ALERT due_soon: bad review b1 window 03 ticket A002 due 2026-12-01T17:30:00+08:00, "
+            "still pending on the tablet") in lines[-2]
     assert "was due 2026-12-01" in render(ST, NOW, "/x")                  # overdue
     assert lines[-1] == "  ALERT warning: disk: {'free_mb': 3}"
     assert problems(dict(ST, state="auth_blocked"), NOW)
