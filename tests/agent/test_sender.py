@@ -183,3 +183,32 @@ def test_a_fifo_token_file_stops_sending_with_a_named_reason(tmp_path):
     finally:
         s.close()
     assert r.error == "token" and "named pipe (FIFO)" in r.detail and str(tmp_path / "t") in r.detail
+
+
+def test_an_answer_longer_than_any_answer_to_a_batch_is_not_read(tmp_path):
+    import socket
+    from agent.sender import MAX_ANSWER_BYTES
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+
+    def serve():
+        conn, _ = srv.accept()
+        conn.recv(65536)
+        size = MAX_ANSWER_BYTES + 1
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % size)
+        try:
+            conn.sendall(b" " * size)
+        except OSError:
+            pass          # the agent hung up once it had read too much
+        conn.close()
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    s = sender(tmp_path, f"http://127.0.0.1:{srv.getsockname()[1]}")
+    try:
+        r = s.send_votes([{"id": "r1"}])
+    finally:
+        s.close()
+        t.join(10)
+        srv.close()
+    assert (r.status, r.error) == (None, "too_large") and str(MAX_ANSWER_BYTES) in r.detail
