@@ -1,4 +1,5 @@
-"""When an unsent bad review must raise a local alert (issue 6).
+"""The tablet's local alerts: when an unsent bad review must raise one (issue 6),
+the auth alert, and the line `hall-agent status` shows for each kind.
 
 A bad review carries its 2-working-day deadline (`due_at`, set by the kiosk
 from the shared calendar). If it is still on the tablet -- pending, or
@@ -16,6 +17,7 @@ from hallcore.record import is_bad_review, parse_time
 
 WARNING = "due_soon"
 OVERDUE = "overdue"
+DEADLINE, AUTH = "deadline", "auth"     # alert kinds
 
 
 @dataclass(frozen=True)
@@ -33,7 +35,7 @@ class DeadlineAlert:
         return f"{self.record_id}:{self.level}"
 
     def as_dict(self) -> dict[str, Any]:
-        return {"kind": "deadline", "id": self.record_id, "level": self.level, "due_at": self.due_at,
+        return {"kind": DEADLINE, "id": self.record_id, "level": self.level, "due_at": self.due_at,
                 "window_id": self.window_id, "ticket": self.ticket, "where": self.where}
 
 
@@ -62,3 +64,25 @@ def deadline_alerts(records: Iterable[tuple[Mapping[str, Any], str]], now: datet
         if alert.key not in already:
             out.append(alert)
     return out
+
+
+def auth_alert(problem: str | None, at: str | None) -> dict[str, Any]:
+    """Sending stopped: the center refuses the device's token (401/403), or the
+    token file cannot be used. Not about any one record."""
+    return {"kind": AUTH, "level": "error", "problem": problem, "at": at}
+
+
+def alert_line(alert: Mapping[str, Any]) -> str:
+    """What hall IT reads for one alert, whatever its kind."""
+    kind = alert.get("kind")
+    if kind == AUTH:
+        return (f"ALERT sending stopped since {alert.get('at') or '?'}: {alert.get('problem') or 'token refused'}; "
+                f"put this device's token alone in the token file (hall-center rotate-token prints a new "
+                f"one): sending resumes when the file changes")
+    if kind == DEADLINE:
+        when = "was due" if alert.get("level") == OVERDUE else "due"
+        return (f"ALERT {alert.get('level')}: bad review {alert.get('id')} window {alert.get('window_id')} "
+                f"ticket {alert.get('ticket')} {when} {alert.get('due_at') or '(unreadable due_at)'}, "
+                f"still {alert.get('where')} on the tablet")
+    rest = {k: v for k, v in alert.items() if k not in ("kind", "level", "key")}
+    return f"ALERT {alert.get('level')}: {kind}: {rest}"

@@ -16,9 +16,13 @@ SEND = "send"          # answered: acknowledge / quarantine, carry on
 BACKOFF = "backoff"    # center unreachable or misbehaving: wait, retry the same records
 AUTH = "auth"          # 401/403: stop sending, raise an alert
 SHRINK = "shrink"      # 413: the batch was too big, retry with a smaller one
+STOPPED = "stopped"    # the agent is stopping and cut the request: nothing happened, nothing failed
 
-NETWORK_ERRORS = ("timeout", "refused", "dns", "tls", "connection")
-# "token": the token file is missing or empty, treated like a 401 (stop, alert)
+NETWORK_ERRORS = ("timeout", "deadline", "refused", "dns", "tls", "connection", "too_large")
+# "deadline": no complete answer within [center] total_timeout (e.g. a trickling center)
+# "too_large": the answer was longer than any answer to a batch can be, so it was not read
+# "token": the token file is missing, empty or not a regular file, treated like a 401 (stop, alert)
+# "stopped": the agent cut its own request because it is stopping
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,7 @@ class Outcome:
     quarantine: tuple[tuple[str, str], ...] = ()   # (id, the center's reason)
     problem: str | None = None                     # for last_error and the log
     counts: dict[str, int] = field(default_factory=dict)
+    halve_batch: bool = False                      # a smaller request may get through in time
 
 
 def _malformed(why: str) -> Outcome:
@@ -47,6 +52,11 @@ def classify(reply: Reply, sent_ids: Sequence[str]) -> Outcome:
     """Decide what the reply to a batch of `sent_ids` means."""
     if reply.status is None and reply.error == "token":
         return Outcome(AUTH, problem=f"device token unusable: {reply.detail}")
+    if reply.status is None and reply.error == "stopped":
+        return Outcome(STOPPED)
+    if reply.status is None and reply.error == "deadline":
+        # a slow link can make a big batch miss the deadline every time; a smaller one fits
+        return Outcome(BACKOFF, problem=f"deadline: {reply.detail}", halve_batch=len(sent_ids) > 1)
     if reply.status is None:
         kind = reply.error or "connection"
         return Outcome(BACKOFF, problem=f"{kind}: {reply.detail}".rstrip(": "))

@@ -7,8 +7,8 @@
 Exit codes: 0 ok; 2 bad configuration (the message names the key and the
 fix; for `check` also an unusable token file); 3 the outbox cannot be
 opened; 4 another hall-agent already runs on this storage folder;
-`status` exits 1 when the agent is not running or is blocked (so
-monitoring can use it).
+`status` exits 1 when the agent is not running or is blocked, or the
+outbox holds damaged files (so monitoring can use it).
 """
 from __future__ import annotations
 
@@ -55,9 +55,13 @@ def run(cfg) -> int:
         return 3
     a.status_file.parent.mkdir(parents=True, exist_ok=True)
     stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
     sender = Sender(cfg.center, cfg.device_id)
+
+    def on_signal(*_) -> None:
+        stop.set()
+        sender.abort()    # a request in flight would otherwise hold the stop for up to total_timeout
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, on_signal)
     publisher = AlertPublisher(a.mqtt) if a.mqtt else None
     try:
         Agent(outbox, sender, a, publisher=publisher).run(stop)
@@ -89,11 +93,11 @@ def _single_instance(path):
 
 
 def status(cfg) -> int:
-    from agent.status import is_stale, read_status, render
+    from agent.status import problems, read_status, render
     st = read_status(cfg.agent.status_file)
     now = datetime.now().astimezone()
     print(render(st, now, cfg.agent.status_file))
-    if st is None or is_stale(st, now) or st.get("state") == "auth_blocked":
+    if st is None or problems(st, now):
         return 1
     return 0
 

@@ -1,6 +1,7 @@
 """The [center] and [agent] tables of the tablet's TOML file (DESIGN.md section 6).
 
-    [center]        where records go: url, ca_file, token_file, timeouts
+    [center]        where records go: url, ca_file, token_file, timeouts (per
+                    connect and read, and in total per request)
     [agent]         batching, heartbeat, backoff, alerts, status file, logs
     [agent.mqtt]    optional: broker (same keys as [queue.mqtt]), topic and qos
                     for real-time bad-review and deadline alerts
@@ -32,7 +33,8 @@ class CenterConfig:
     token_file: Path              # the device token the center issued at enrollment
     ca_file: Path | None = None   # None: the system's CA bundle
     connect_timeout: float = 5.0
-    read_timeout: float = 15.0
+    read_timeout: float = 15.0    # per socket read, so a trickling answer never trips it ...
+    total_timeout: float = 30.0   # ... this bounds the whole request (agent/watchdog.py)
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,9 @@ def read_center(t: Table, base: Path) -> CenterConfig:
         ca_file=t.path("ca_file", None, base=base, must_exist=True),
         connect_timeout=t.float("connect_timeout", 5.0, min=0.1, max=120),
         read_timeout=t.float("read_timeout", 15.0, min=0.1, max=600),
+        # at most 60 s: with the 30 s status refresh the status file stays well within
+        # agent.status.STALE_AFTER_S during the longest request
+        total_timeout=t.float("total_timeout", 30.0, min=0.5, max=60),
     )
     t.reject_unknown()
     return cfg

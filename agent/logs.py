@@ -26,7 +26,7 @@ class JsonLines(logging.Formatter):
         }
         for k, v in vars(record).items():
             if k not in _STANDARD and not k.startswith("_"):
-                out[k] = v
+                out[k if k not in out else f"extra_{k}"] = v   # never hide the line's own level or time
         if record.exc_info:
             out["exc"] = self.formatException(record.exc_info)
         return json.dumps(out, ensure_ascii=False, default=str)

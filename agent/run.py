@@ -19,8 +19,8 @@ from datetime import datetime
 from typing import Any, Callable
 
 from agent import __version__
-from agent.alerts import DeadlineAlert, deadline_alerts
-from agent.answer import AUTH, BACKOFF, SEND, SHRINK, classify
+from agent.alerts import OVERDUE, DeadlineAlert, auth_alert, deadline_alerts
+from agent.answer import AUTH, BACKOFF, SEND, SHRINK, STOPPED, classify
 from agent.batch import select_batch
 from agent.config import AgentSettings
 from agent.mqtt_alerts import AlertPublisher, bad_review_alert
@@ -37,6 +37,7 @@ IDLE, SENDING, BACKING_OFF, AUTH_BLOCKED = "idle", "sending", "backoff", "auth_b
 STATUS_EVERY_S = 1.0        # at most this often the status is looked at ...
 STATUS_REFRESH_S = 30.0     # ... and rewritten this often when nothing but the clock changed
 SHOWN_QUARANTINE = 50
+SHOWN_DAMAGED = 50
 
 
 def _now() -> datetime:
@@ -143,6 +144,8 @@ class Agent:
         ids = [r["id"] for r in batch]
         reply = self.sender.send_votes(batch)
         out = classify(reply, ids)
+        if out.action == STOPPED:
+            return False      # cut by SIGTERM: the records stay pending, the loop ends
         now = self.mono()
         self._counts_dirty = True
         if out.action == SEND:
@@ -174,18 +177,21 @@ class Agent:
             self.state = AUTH_BLOCKED
             self.auth_token_stamp = self.sender.token.stamp()
             self.next_send = now + self.settings.backoff_cap
-            self.raise_alert({"kind": "auth", "level": "error", "problem": out.problem,
-                              "at": _iso(_now())}, key="auth")
-            log.error("center refuses this device: sending stopped until the token changes",
-                      extra={"problem": out.problem, "retry_in_s": self.settings.backoff_cap})
+            self.raise_alert(auth_alert(out.problem, _iso(_now())), key="auth")
+            # the problem says which: the center refused the token, or the file is unusable
+            log.error("sending stopped: device token refused or unusable; retried when the token file "
+                      "changes", extra={"problem": out.problem, "retry_in_s": self.settings.backoff_cap})
             return False
         assert out.action == BACKOFF
         wait = self.backoff.failed()
         self.state = BACKING_OFF
         self.next_send = now + wait
+        if out.halve_batch:
+            self.batch_limit = max(1, len(ids) // 2)
         log.warning("center unreachable or misbehaving, backing off",
                     extra={"problem": out.problem, "retry_in_s": round(wait, 3),
-                           "failures": self.backoff.failures, "records": len(ids)})
+                           "failures": self.backoff.failures, "records": len(ids),
+                           "batch_limit": self.batch_limit})
         return False
 
     def _failed(self, problem: str) -> None:
@@ -199,6 +205,8 @@ class Agent:
         if reply.status == 200:
             if self.state == BACKING_OFF:
                 self.next_send = self.mono()   # the center is back: do not sit out the backoff
+            return
+        if reply.error == "stopped":
             return
         what = f"HTTP {reply.status}" if reply.status is not None else (reply.error or "connection")
         log.warning("heartbeat failed", extra={"problem": what, "detail": reply.detail})
@@ -227,7 +235,10 @@ class Agent:
     def _deadline_alert(self, alert: DeadlineAlert) -> None:
         self.alerted.add(alert.key)
         self.alerts = [a for a in self.alerts if a.get("id") != alert.record_id]
-        log.error("bad review still on the tablet near its deadline", extra=alert.as_dict())
+        fields = {k: v for k, v in alert.as_dict().items() if k != "level"}   # "level" is the log's own
+        log.error("bad review still on the tablet past its deadline" if alert.level == OVERDUE
+                  else "bad review still on the tablet near its deadline",
+                  extra={**fields, "alert_level": alert.level})
         self.raise_alert(alert.as_dict(), key=alert.key)
 
     def publish_bad_reviews(self, pending: list[dict[str, Any]]) -> None:
@@ -258,10 +269,11 @@ class Agent:
             counts = self.outbox.counts()
             quarantine = self.outbox.quarantined()
             oldest = self.outbox.oldest_pending_at()
+            damaged = self.outbox.damaged()
             self._counts_dirty = False
             self._status.update(
                 pending=counts["pending"], archived=counts["archived"], quarantined=counts["quarantined"],
-                oldest_pending=_iso(oldest),
+                oldest_pending=_iso(oldest), damaged=len(damaged), damaged_files=damaged[-SHOWN_DAMAGED:],
                 quarantined_ids=[q["record"]["id"] for q in quarantine[-1000:]],
                 quarantine=[{"id": q["record"]["id"], "seq": q["record"].get("seq"),
                              "ticket": q["record"].get("ticket"), "window_id": q["record"].get("window_id"),

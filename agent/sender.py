@@ -4,7 +4,9 @@ Thin I/O around agent.answer: every outcome, including every network
 failure, comes back as a Reply; nothing here decides what it means. The
 device token is read from its file (DESIGN.md section 6: secrets live in
 files) and re-read when the file changes, so hall IT can rotate a token
-without restarting the agent.
+without restarting the agent. Each request has a total deadline
+([center] total_timeout, agent.watchdog), and `abort()` cuts the one in
+flight when the agent stops.
 """
 from __future__ import annotations
 
@@ -18,8 +20,12 @@ import requests
 
 from agent.answer import Reply
 from agent.config import CenterConfig
+from agent.watchdog import Watchdog
+from hallcore.fsutil import read_regular_file
 
 USER_AGENT = "hall-agent"
+MAX_TOKEN_BYTES = 4096          # a token is a few dozen characters
+MAX_ANSWER_BYTES = 8 << 20      # the answer to 500 records is well under 1 MiB
 
 
 def _network_error(e: requests.RequestException) -> Reply:
@@ -48,6 +54,27 @@ def _network_error(e: requests.RequestException) -> Reply:
     return Reply(None, error=kind, detail=str(e)[:300])
 
 
+def _cut(why: str, total_s: float) -> Reply:
+    if why == "stopped":
+        return Reply(None, error="stopped", detail="the agent is stopping")
+    return Reply(None, error="deadline", detail=f"no complete answer within total_timeout ({total_s:g} s)")
+
+
+class _AnswerTooLarge(Exception):
+    pass
+
+
+def _read_answer(r: requests.Response) -> bytes:
+    """The body, read in chunks and bounded in size (the watchdog bounds the time)."""
+    chunks, size = [], 0
+    for chunk in r.iter_content(65536):
+        size += len(chunk)
+        if size > MAX_ANSWER_BYTES:
+            raise _AnswerTooLarge()
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 class TokenFile:
     """The device token, re-read only when the file changes."""
 
@@ -68,7 +95,15 @@ class TokenFile:
         stamp = self.stamp()
         if stamp is not None and stamp == self._stamp and self._token:
             return self._token
-        token = self.path.read_text(encoding="utf-8").strip()
+        # never a plain read: a FIFO put in the file's place would block the agent for good
+        try:
+            raw = read_regular_file(self.path, MAX_TOKEN_BYTES)
+        except ValueError as e:
+            raise ValueError(f"token file {e}") from None
+        try:
+            token = raw.decode("utf-8").strip()
+        except UnicodeDecodeError:
+            raise ValueError(f"token file {self.path} is not UTF-8 text") from None
         if not token or any(c.isspace() for c in token):
             raise ValueError(f"token file {self.path} must hold exactly one token")
         self._stamp, self._token = stamp, token
@@ -84,7 +119,14 @@ class Sender:
         self.session.verify = str(center.ca_file) if center.ca_file else True
         self.session.headers["User-Agent"] = USER_AGENT
         self.session.trust_env = False   # a proxy from the environment must not reroute records
+        self.watchdog = Watchdog()
+        for prefix in ("http://", "https://"):
+            self.session.mount(prefix, self.watchdog.adapter())
         self.timeout = (center.connect_timeout, center.read_timeout)
+
+    def abort(self) -> None:
+        """The agent is stopping: end the request in flight now, send nothing more."""
+        self.watchdog.abort()
 
     def _post(self, path: str, payload: Mapping[str, Any]) -> Reply:
         try:
@@ -92,13 +134,23 @@ class Sender:
         except (OSError, ValueError) as e:
             return Reply(None, error="token", detail=str(e))
         body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-        try:
-            r = self.session.post(self.center.url + path, data=body, timeout=self.timeout,
-                                  headers={"Authorization": f"Bearer {token}",
-                                           "Content-Type": "application/json"})
-            return Reply(r.status_code, r.content)
-        except requests.RequestException as e:
-            return _network_error(e)
+        total = self.center.total_timeout
+        with self.watchdog.guard(total) as guard:
+            if guard.tripped:
+                return _cut(guard.tripped, total)
+            try:
+                with self.session.post(self.center.url + path, data=body, timeout=self.timeout, stream=True,
+                                       headers={"Authorization": f"Bearer {token}",
+                                                "Content-Type": "application/json"}) as r:
+                    return Reply(r.status_code, _read_answer(r))
+            except _AnswerTooLarge:
+                return Reply(None, error="too_large", detail=f"answer over {MAX_ANSWER_BYTES} bytes, not read")
+            except Exception as e:
+                if guard.tripped:       # the watchdog shut the socket: whatever broke, that is why
+                    return _cut(guard.tripped, total)
+                if isinstance(e, requests.RequestException):
+                    return _network_error(e)
+                raise
 
     def send_votes(self, records: Sequence[Mapping[str, Any]]) -> Reply:
         return self._post("/api/v1/votes", {"device_id": self.device_id, "votes": list(records)})

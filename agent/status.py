@@ -11,6 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Mapping
 
+from agent.alerts import alert_line
 from hallcore.record import parse_time
 
 STALE_AFTER_S = 120   # a status older than this means the agent is not running
@@ -38,13 +39,24 @@ def is_stale(status: Mapping[str, Any], now: datetime) -> bool:
     return t is None or (now - t).total_seconds() > STALE_AFTER_S
 
 
+def problems(status: Mapping[str, Any], now: datetime) -> list[str]:
+    """What in the status needs hall IT; `hall-agent status` exits 1 if anything does."""
+    out = []
+    if is_stale(status, now):
+        out.append(f"status last written {status.get('clock')}: the agent is not running")
+    if status.get("state") == "auth_blocked":
+        out.append("sending stopped: the center refuses the device token or the token file is unusable")
+    if status.get("damaged"):
+        out.append(f"{status['damaged']} damaged file(s) set aside in the outbox folder (listed below): "
+                   f"a record in one never reaches the center; inspect them, then move them out of the folder")
+    return out
+
+
 def render(status: Mapping[str, Any] | None, now: datetime, path: Path) -> str:
     """Readable lines for `hall-agent status`."""
     if status is None:
         return f"no agent status at {path}: the agent has not run yet, or cannot write there"
-    lines = []
-    if is_stale(status, now):
-        lines.append(f"WARNING: status last written {status.get('clock')}: the agent is not running")
+    lines = [f"WARNING: {p}" for p in problems(status, now)]
     state = status.get("state", "?")
     lines += [
         f"state          {state}" + (f" (next try in {status['next_try_s']:.0f} s)"
@@ -52,6 +64,7 @@ def render(status: Mapping[str, Any] | None, now: datetime, path: Path) -> str:
         f"pending        {status.get('pending')}",
         f"oldest pending {status.get('oldest_pending') or '-'}",
         f"quarantined    {status.get('quarantined')}",
+        f"damaged        {status.get('damaged', 0)}",
         f"last success   {status.get('last_success') or '-'}",
         f"last error     {status.get('last_error') or '-'}",
         f"version        {status.get('version')}  pid {status.get('pid')}  written {status.get('clock')}",
@@ -59,7 +72,8 @@ def render(status: Mapping[str, Any] | None, now: datetime, path: Path) -> str:
     for q in status.get("quarantine", [])[:20]:
         lines.append(f"  quarantined {q.get('id')} ticket {q.get('ticket')} window {q.get('window_id')}: "
                      f"{q.get('reason')} ({q.get('at')})")
+    for d in status.get("damaged_files", [])[-20:]:
+        lines.append(f"  damaged {d.get('file')} (set aside {d.get('at')})")
     for a in status.get("alerts", [])[:20]:
-        lines.append(f"  ALERT {a.get('level')}: bad review {a.get('id')} window {a.get('window_id')} "
-                     f"ticket {a.get('ticket')} due {a.get('due_at')} still {a.get('where')}")
+        lines.append(f"  {alert_line(a)}")
     return "\n".join(lines)

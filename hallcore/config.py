@@ -9,6 +9,8 @@ import tomllib
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from hallcore.fsutil import regular_file_problem
+
 
 class ConfigError(ValueError):
     """A config value that cannot be used: names the key, the value and the fix."""
@@ -122,8 +124,10 @@ class Table:
         p = Path(v)
         if base is not None and not p.is_absolute():
             p = base / p
-        if must_exist and not p.exists():
-            raise self.error(name, f"{p} does not exist", "create it or fix the path")
+        problem = regular_file_problem(p) if must_exist else None
+        if problem:
+            # a FIFO or device named here would block or never end the read that follows
+            raise self.error(name, problem, "point it at a regular file (create it or fix the path)")
         return p
 
     def reject_unknown(self) -> None:

@@ -142,8 +142,20 @@ class Spool:
                 self._cache[name[:-len(SUFFIX)]] = parse_entry(p.read_bytes(), p)
             except (StoreDamaged, IsADirectoryError) as err:
                 damaged_folder.mkdir(exist_ok=True)
-                os.replace(p, damaged_folder / name)
+                target = _free_name(damaged_folder, name)
+                os.replace(p, target)
                 fsync_dir(self.folder)
                 notes.append(f"pending file {name} is damaged ({err}); moved to "
-                             f"{damaged_folder.name}/ for inspection; its record cannot be sent")
+                             f"{damaged_folder.name}/{target.name} for inspection; its record cannot be sent")
         return notes
+
+
+def _free_name(folder: Path, name: str) -> Path:
+    """`folder/name`, or `name.1`, `name.2` ... if taken: a file set aside earlier
+    under the same name is evidence too and must not be overwritten."""
+    target = folder / name
+    for n in range(1, 10_000):
+        if not os.path.lexists(target):
+            return target
+        target = folder / f"{name}.{n}"
+    return target

@@ -13,6 +13,8 @@ Layout of the outbox folder (README "Outbox (durability)" explains why):
     put.lock, move.lock  flock files: puts serialise on one, acknowledge /
                          quarantine / start-up recovery on the other
     damaged/             unreadable pending files moved aside at start-up
+    *.damaged            the damaged bytes of an archive part or quarantine.json that
+                         start-up restored from its previous generation
 
 The kiosk process puts; the agent process reads, acknowledges and
 quarantines, at the same time. A put writes one new spool file, so the two
@@ -42,6 +44,7 @@ log = logging.getLogger(__name__)
 
 PENDING, QUARANTINED = "pending", "quarantine"   # else: the archive part's name
 LAST_PUT = ".last_put"
+DAMAGED_FOLDER, DAMAGED_SUFFIX = "damaged", ".damaged"
 
 
 class OutboxError(Exception):
@@ -163,7 +166,7 @@ class Outbox:
                     os.unlink(sub / n)   # a write that never completed: its call never returned
         notes += self.quarantine_store.recover()
         notes += self.archive.recover_all()
-        notes += self.spool.check_all(self.folder / "damaged")
+        notes += self.spool.check_all(self.folder / DAMAGED_FOLDER)
         self.archive.refresh()
         quarantined = self.quarantine_store.refresh()
         self._where = self.archive.where()
@@ -358,6 +361,31 @@ class Outbox:
             return {"pending": len(self.spool.ids()),
                     "quarantined": len(self.quarantine_store.refresh()),
                     "archived": self.archive.count()}
+
+    def damaged(self) -> list[dict[str, str]]:
+        """What start-up recovery set aside, oldest first: [{"file": its path in the
+        folder, "at": when it was set aside}]. A pending file in `damaged/` holds a
+        record the center will not get unless someone repairs it; a `*.damaged`
+        copy holds the lost last write of a store file. They stay until hall IT
+        has looked at them and moves them out of the outbox folder."""
+        with self._using():
+            found = []
+            where = [(self.folder / DAMAGED_FOLDER, None), (self.folder, DAMAGED_SUFFIX),
+                     (self.archive.folder, DAMAGED_SUFFIX)]
+            for folder, suffix in where:
+                try:
+                    names = os.listdir(folder)
+                except FileNotFoundError:
+                    continue
+                for n in names:
+                    if suffix is None or n.endswith(suffix):
+                        try:
+                            # ctime: the rename that set it aside (a move keeps the mtime)
+                            at = os.lstat(folder / n).st_ctime
+                        except FileNotFoundError:
+                            continue      # removed by hall IT just now
+                        found.append((at, str((folder / n).relative_to(self.folder))))
+        return [{"file": f, "at": _iso(datetime.fromtimestamp(at).astimezone())} for at, f in sorted(found)]
 
     def oldest_pending_at(self) -> datetime | None:
         """`prompted_at` (when the citizen was asked to rate) of the earliest-prompted

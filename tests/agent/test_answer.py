@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from agent.answer import AUTH, BACKOFF, SEND, SHRINK, Reply, classify
+from agent.answer import AUTH, BACKOFF, SEND, SHRINK, STOPPED, Reply, classify
 
 IDS = ["a", "b", "c"]
 
@@ -73,3 +73,14 @@ def test_malformed_200_answer_backs_off_and_acknowledges_nothing(body):
 def test_unusable_token_file_stops_sending_like_an_auth_refusal():
     out = classify(Reply(None, error="token", detail="token file /x missing"), IDS)
     assert out.action == AUTH and "token" in out.problem
+
+
+def test_a_missed_deadline_backs_off_with_a_smaller_batch_and_a_stop_is_no_failure():
+    late = Reply(None, error="deadline", detail="no complete answer within total_timeout (30 s)")
+    out = classify(late, IDS)
+    assert (out.action, out.halve_batch, out.acknowledge) == (BACKOFF, True, ())
+    assert out.problem == "deadline: no complete answer within total_timeout (30 s)"
+    assert classify(late, ["a"]).halve_batch is False          # one record cannot be halved
+    stopped = classify(Reply(None, error="stopped"), IDS)
+    assert (stopped.action, stopped.problem, stopped.acknowledge) == (STOPPED, None, ())
+    assert classify(Reply(None, error="too_large", detail="answer over 8 MiB"), IDS).action == BACKOFF

@@ -27,6 +27,19 @@ def test_check_validates_the_file_and_the_token_without_running(tmp_path, capsys
     assert "token_file" in capsys.readouterr().err
 
 
+def test_check_refuses_a_token_file_that_is_a_fifo_at_once(tmp_path):
+    """It used to block forever in the read, waiting for a writer."""
+    import os
+    path = write_tablet_config(tmp_path, "https://c.example", "tok")
+    token = tmp_path / "device.token"
+    token.unlink()
+    os.mkfifo(token)
+    done = subprocess.run([sys.executable, "-m", "agent.cli", "check", "--config", str(path)],
+                          capture_output=True, text=True, cwd=REPO, timeout=30)
+    assert done.returncode == 2
+    assert f"center.token_file: {token} is a named pipe (FIFO), not a regular file" in done.stderr
+
+
 def test_status_prints_the_state_and_exits_0_when_fresh(tmp_path, capsys):
     path = write_tablet_config(tmp_path, "https://c.example", "tok")
     (tmp_path / "agent-status.json").write_text(json.dumps({

@@ -31,6 +31,7 @@ def test_defaults_without_an_agent_table(tmp_path):
     path.write_text(text)
     c = load_config(path)
     assert c.agent.heartbeat_interval == 60 and c.agent.batch_size == 200 and c.agent.mqtt is None
+    assert c.center.total_timeout == 30
     assert c.agent.status_file == tmp_path / "agent-status.json"
 
 
@@ -39,6 +40,7 @@ def test_defaults_without_an_agent_table(tmp_path):
     ({"center": {"url": "ftp://x"}}, "center.url", "http(s)"),
     ({"center": {"ca_file": "missing.pem"}}, "center.ca_file", "does not exist"),
     ({"center": {"read_timeout": "10"}}, "center.read_timeout", "without quotes"),
+    ({"center": {"total_timeout": 120}}, "center.total_timeout", "out of range"),
     ({"agent": {"batch_size": 501}}, "agent.batch_size", "out of range"),
     ({"agent": {"backoff_base": 10, "backoff_cap": 5}}, "agent.backoff_cap", "at least backoff_base"),
     ({"agent": {"heartbeat_intervall": 60}}, "agent.heartbeat_intervall", "not a known key"),
@@ -61,6 +63,17 @@ def test_missing_token_file_is_a_config_error(tmp_path):
     (tmp_path / "device.token").unlink()
     with pytest.raises(ConfigError, match="center.token_file"):
         load_config(path)
+
+
+def test_a_token_file_that_is_not_a_regular_file_is_a_config_error(tmp_path):
+    import os
+    path = cfg(tmp_path)
+    token = tmp_path / "device.token"
+    token.unlink()
+    os.mkfifo(token)           # reading it would block until someone writes
+    with pytest.raises(ConfigError) as e:
+        load_config(path)
+    assert e.value.key == "center.token_file" and f"{token} is a named pipe (FIFO)" in str(e.value)
 
 
 def test_example_and_demo_files_hold_valid_agent_tables(tmp_path):

@@ -165,6 +165,9 @@ def test_wrong_token_stops_sending_and_alerts_until_the_token_is_fixed(running_c
         shown = subprocess.run([sys.executable, "-m", "agent.cli", "status", "--config", str(cfg)],
                                capture_output=True, text=True, cwd=REPO, timeout=30)
         assert shown.returncode == 1 and "auth_blocked" in shown.stdout
+        [alert] = [x for x in shown.stdout.splitlines() if "ALERT" in x]
+        assert "ALERT sending stopped since" in alert and "HTTP 401" in alert and "token file" in alert
+        assert "None" not in alert and "bad review" not in alert      # it is not about a record
         (cfg.parent / "device.token").write_text(c.token + "\n")   # hall IT installs the right token
         wait_for(lambda: drained(box), 30, what="sending to resume:\n" + agent_log(cfg))
         wait_for(lambda: not any(a.get("kind") == "auth" for a in status(cfg)["alerts"]), 10,

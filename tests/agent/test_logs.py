@@ -20,3 +20,17 @@ def test_json_lines_with_extra_fields_and_rotation(tmp_path):
     assert all(p.stat().st_size <= 10_000 for p in log_file.parent.iterdir())
     last = json.loads(log_file.read_text().splitlines()[-1])
     assert last["msg"] == "batch sent" and last["records"] == 399 and last["level"] == "WARNING"
+
+
+def test_an_extra_field_never_hides_the_lines_own_level(tmp_path):
+    """A deadline alert's own "level" (overdue) once replaced ERROR in its log line."""
+    log_file = tmp_path / "agent.log"
+    handler = setup_logging(log_file)
+    try:
+        logging.getLogger("agent.test").error("bad review", extra={"level": "overdue", "ts": "x"})
+    finally:
+        logging.getLogger().removeHandler(handler)
+        handler.close()
+    line = json.loads(log_file.read_text())
+    assert line["level"] == "ERROR" and line["msg"] == "bad review"
+    assert line["extra_level"] == "overdue" and line["extra_ts"] == "x" and line["ts"] != "x"

@@ -90,7 +90,9 @@ def test_unsent_bad_review_near_its_deadline_raises_one_alert(make_agent, tmp_pa
     st = read_status(tmp_path / "agent-status.json")
     shown = {(a["id"], a["level"]) for a in st["alerts"]}
     assert shown == {(soon["id"], "due_soon"), (late["id"], "overdue")}
-    assert sum("near its deadline" in r.getMessage() for r in caplog.records) == 2
+    said = {(r.getMessage(), r.levelname, r.alert_level) for r in caplog.records if hasattr(r, "alert_level")}
+    assert said == {("bad review still on the tablet near its deadline", "ERROR", "due_soon"),
+                    ("bad review still on the tablet past its deadline", "ERROR", "overdue")}
     # a restarted agent remembers what it already raised
     again = Agent(agent.outbox, agent.sender, agent.settings)
     again.check_deadlines()

@@ -1,7 +1,7 @@
 """What hall IT and the center see of the agent (agent/status.py)."""
 from datetime import datetime, timedelta, timezone
 
-from agent.status import heartbeat_body, is_stale, render
+from agent.status import heartbeat_body, is_stale, problems, render
 
 NOW = datetime(2026, 11, 27, 15, 0, tzinfo=timezone(timedelta(hours=8)))
 ST = {"state": "backoff", "next_try_s": 12.0, "pending": 7, "oldest_pending": "2026-11-27T09:00:00+08:00",
@@ -9,7 +9,7 @@ ST = {"state": "backoff", "next_try_s": 12.0, "pending": 7, "oldest_pending": "2
       "last_error": "2026-11-27T14:59:00+08:00 refused: x" + "y" * 3000, "version": "0.1.0",
       "clock": NOW.isoformat(), "pid": 42,
       "quarantine": [{"id": "q1", "ticket": "A001", "window_id": "03", "reason": "bad seq", "at": "t"}],
-      "alerts": [{"id": "b1", "level": "overdue", "window_id": "03", "ticket": "A002",
+      "alerts": [{"kind": "deadline", "id": "b1", "level": "overdue", "window_id": "03", "ticket": "A002",
                   "due_at": "2026-12-01T17:30:00+08:00", "where": "pending"}]}
 
 
@@ -33,3 +33,32 @@ def test_heartbeat_body_has_the_contract_fields_and_bounded_error():
     assert set(body) == {"pending", "oldest_pending", "quarantined", "quarantined_ids", "last_success",
                          "last_error", "version", "clock"}
     assert len(body["last_error"]) == 2000
+
+
+def test_damaged_files_are_counted_listed_and_a_problem():
+    st = dict(ST, damaged=2, damaged_files=[
+        {"file": "damaged/5b0c.json", "at": "2026-11-27T08:00:01+08:00"},
+        {"file": "quarantine.json.damaged", "at": "2026-11-27T08:00:02+08:00"}])
+    text = render(st, NOW, "/x")
+    assert "damaged        2" in text
+    assert "damaged damaged/5b0c.json (set aside 2026-11-27T08:00:01+08:00)" in text
+    assert "quarantine.json.damaged" in text
+    assert text.startswith("WARNING: 2 damaged file(s)") and "never reaches the center" in text
+    assert problems(st, NOW) and not problems(ST, NOW)
+    assert "damaged        0" in render(ST, NOW, "/x")   # a status without the key (older agent)
+
+
+def test_each_alert_kind_has_its_own_line():
+    auth = {"kind": "auth", "level": "error", "problem": "HTTP 401: the center refuses this device's token",
+            "at": "2026-11-27T14:00:00+08:00", "key": "auth"}
+    soon = dict(ST["alerts"][0], kind="deadline", level="due_soon")
+    odd = {"kind": "disk", "level": "warning", "free_mb": 3}
+    lines = render(dict(ST, alerts=[auth, soon, odd], state="auth_blocked"), NOW, "/x").splitlines()
+    auth_line = next(x for x in lines if "ALERT sending stopped" in x)
+    assert "None" not in auth_line and "bad review" not in auth_line
+    assert "since 2026-11-27T14:00:00+08:00: HTTP 401" in auth_line and "token file" in auth_line
+    assert ("ALERT due_soon: bad review b1 window 03 ticket A002 due 2026-12-01T17:30:00+08:00, "
+            "still pending on the tablet") in lines[-2]
+    assert "was due 2026-12-01" in render(ST, NOW, "/x")                  # overdue
+    assert lines[-1] == "  ALERT warning: disk: {'free_mb': 3}"
+    assert problems(dict(ST, state="auth_blocked"), NOW)

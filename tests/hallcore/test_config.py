@@ -39,3 +39,18 @@ def test_bad_toml_and_missing_file(tmp_path):
         load_toml(tmp_path / "nope.toml")
 
 
+
+
+def test_a_file_that_must_exist_must_be_a_regular_file(tmp_path):
+    """A secret, CA or holiday file named in the config is read at start: a FIFO
+    there would block the process, a directory fail later with a vaguer error."""
+    import os
+    os.mkfifo(tmp_path / "pw")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "ok").write_text("x")
+    t = Table({"a": "pw", "b": "sub", "c": "ok"}, "queue.mqtt")
+    with pytest.raises(ConfigError, match=r"queue\.mqtt\.a: .*pw is a named pipe \(FIFO\), not a regular file"):
+        t.path("a", base=tmp_path, must_exist=True)
+    with pytest.raises(ConfigError, match="is a directory, not a regular file"):
+        t.path("b", base=tmp_path, must_exist=True)
+    assert t.path("c", base=tmp_path, must_exist=True) == tmp_path / "ok"

@@ -331,3 +331,29 @@ def test_leftover_temp_files_are_removed_at_start_up(box):
     box = Outbox(box.folder, DEVICE)
     assert not tmp.exists() and box.counts()["pending"] == 1
     box.close()
+
+
+def test_what_start_up_set_aside_is_listed_and_never_overwritten(box):
+    """`damaged()` is what `hall-agent status` shows: pending files moved to damaged/
+    (their records cannot be sent) and the damaged copies of restored store files."""
+    assert box.damaged() == []
+    recs = [box.put(vote(i)) for i in range(4)]
+    box.quarantine(recs[0]["id"], "first")
+    box.quarantine(recs[1]["id"], "second")
+    victim = box.folder / "pending" / f"{recs[2]['id']}.json"
+    box.close()
+    victim.write_bytes(b"torn")
+    (box.folder / "quarantine.json").write_bytes(b"garbage")
+    box = Outbox(box.folder, DEVICE)
+    listed = box.damaged()
+    assert sorted(d["file"] for d in listed) == sorted([f"damaged/{victim.name}", "quarantine.json.damaged"])
+    assert all(datetime.fromisoformat(d["at"]).tzinfo is not None for d in listed)
+    # the same name damaged again (a restored backup, say) is kept beside the first
+    box.close()
+    victim.write_bytes(b"torn again")
+    box = Outbox(box.folder, DEVICE)
+    assert (box.folder / "damaged" / victim.name).read_bytes() == b"torn"
+    assert (box.folder / "damaged" / f"{victim.name}.1").read_bytes() == b"torn again"
+    assert f"damaged/{victim.name}.1" in box.recovered[0]
+    assert len(box.damaged()) == 3
+    box.close()

@@ -9,6 +9,11 @@ agent and it:
     HTTP500  answer every request with 500 Internal Server Error
     LOSE     forward the request, let the center store it, then drop its
              answer and close (the agent must resend; the center says duplicate)
+    TRICKLE  answer 200 with its headers at once, then one byte of body every
+             `trickle_every` seconds, for longer than any test runs (per-read
+             timeouts never fire; only a total deadline ends the request)
+    TRICKLE_VOTES  trickle the answers to POST /api/v1/votes only; every other
+             request (the heartbeat) is relayed to the center and answered
 
 Changing the mode closes every open connection, so pooled keep-alive
 connections cannot slip past a fault. With `tls` (a server SSLContext) it
@@ -25,6 +30,8 @@ import threading
 from pathlib import Path
 
 PASS, REFUSE, HANG, HTTP500, LOSE = "pass", "refuse", "hang", "http500", "lose"
+TRICKLE, TRICKLE_VOTES = "trickle", "trickle_votes"
+_TRICKLE_LENGTH = 100_000   # body bytes promised: at one a second, more than a day
 _500 = (b"HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/plain\r\n"
         b"Content-Length: 5\r\nConnection: close\r\n\r\nboom\n")
 
@@ -41,6 +48,10 @@ class FaultProxy:
         self._threads: list[threading.Thread] = []
         self.port = self._listen(0)
         self.connections = 0   # accepted so far, to check the agent really tried
+        self.trickle_every = 0.5
+        self.trickled = 0      # body bytes trickled so far
+        self.cut = 0           # trickled answers the client hung up on before their end
+        self.relayed: list[bytes] = []   # request lines relayed to the center in TRICKLE_VOTES
 
     @property
     def url(self) -> str:
@@ -94,6 +105,8 @@ class FaultProxy:
             elif mode == HTTP500:
                 _read_request(conn)
                 conn.sendall(_500)
+            elif mode in (TRICKLE, TRICKLE_VOTES):
+                self._trickle_or_relay(conn, votes_only=mode == TRICKLE_VOTES)
             elif mode == HANG:
                 while not self._stopped.is_set() and conn.recv(65536):
                     pass
@@ -129,6 +142,36 @@ class FaultProxy:
                 self._conns.discard(up)
             _close(up)
 
+    def _trickle_or_relay(self, conn: socket.socket, votes_only: bool) -> None:
+        for _ in range(10_000):     # requests on one kept-alive connection
+            request = _read_message(conn, idle_timeout=30)
+            if request is None:
+                return
+            if votes_only and not request.startswith(b"POST /api/v1/votes"):
+                with socket.create_connection(self.target, timeout=10) as up:
+                    up.sendall(request)
+                    answer = _read_message(up, idle_timeout=10)
+                with self._lock:
+                    self.relayed.append(request.split(b"\r\n", 1)[0])
+                if answer is None:
+                    return
+                conn.sendall(answer)
+                continue
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: %d\r\n\r\n" % _TRICKLE_LENGTH)
+            for _ in range(_TRICKLE_LENGTH):
+                ready, _, _ = select.select([conn], [], [], self.trickle_every)
+                if self._stopped.is_set():
+                    return
+                if ready and not conn.recv(65536):
+                    with self._lock:
+                        self.cut += 1      # the client gave up on the answer
+                    return
+                conn.sendall(b" ")
+                with self._lock:
+                    self.trickled += 1
+            return
+
     def close(self) -> None:
         self._stopped.set()
         _close(self._listener)
@@ -142,12 +185,18 @@ class FaultProxy:
 
 def _read_request(conn: socket.socket) -> None:
     """Read one HTTP request (headers and Content-Length body), bounded."""
+    _read_message(conn)
+
+
+def _read_message(conn: socket.socket, idle_timeout: float = 5) -> bytes | None:
+    """One HTTP message (request or answer: headers and Content-Length body), bounded;
+    None if the peer closed first."""
     buf = b""
-    conn.settimeout(5)
+    conn.settimeout(idle_timeout)
     while b"\r\n\r\n" not in buf and len(buf) < 1 << 20:
         chunk = conn.recv(65536)
         if not chunk:
-            return
+            return None
         buf += chunk
     head, _, body = buf.partition(b"\r\n\r\n")
     length = 0
@@ -157,8 +206,9 @@ def _read_request(conn: socket.socket) -> None:
     while len(body) < length:
         chunk = conn.recv(65536)
         if not chunk:
-            return
+            return None
         body += chunk
+    return head + b"\r\n\r\n" + body
 
 
 def _close(s: socket.socket | None) -> None:
