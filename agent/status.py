@@ -38,14 +38,19 @@ def is_stale(status: Mapping[str, Any], now: datetime) -> bool:
     return t is None or (now - t).total_seconds() > STALE_AFTER_S
 
 
-def render(status: Mapping[str, Any] | None, now: datetime, path: Path) -> str:
-    """Readable lines for `hall-agent status`."""
+def render(status: Mapping[str, Any] | None, now: datetime, path: Path, *, running: bool | None = None) -> str:
+    """Readable lines for `hall-agent status`. `running`: whether a hall-agent
+    holds the tablet's instance lock (None: unknown, judged by the file's age)."""
+    lines = ["hall-agent is not running (nothing holds its instance lock)" + (
+        "; its last status:" if status else "")] if running is False else []
     if status is None:
-        return f"no agent status at {path}: the agent has not run yet, or cannot write there"
-    lines = []
-    if is_stale(status, now):
+        return "\n".join(lines + [f"no agent status at {path}: the agent has not run yet, or cannot write there"])
+    if running is None and is_stale(status, now):
         lines.append(f"WARNING: status last written {status.get('clock')}: the agent is not running")
-    state = status.get("state", "?")
+    elif running and is_stale(status, now):
+        lines.append(f"WARNING: status last written {status.get('clock')}: the agent runs but has not "
+                     f"written it for over {STALE_AFTER_S} s (hung?)")
+    state = status.get("state", "?") if running is not False else f"not running (last: {status.get('state', '?')})"
     lines += [
         f"state          {state}" + (f" (next try in {status['next_try_s']:.0f} s)"
                                      if status.get("next_try_s") else ""),
