@@ -3,6 +3,7 @@ import json
 from datetime import datetime
 
 import subprocess
+import threading
 import sys
 
 from agent.cli import _single_instance, main
@@ -79,3 +80,13 @@ def test_a_second_agent_on_the_same_tablet_exits_4(tmp_path):
                                 capture_output=True, text=True, cwd=REPO, timeout=30)
         assert second.returncode == 4 and "already running" in second.stderr
         assert first.alive()
+
+
+def test_the_agent_waits_out_a_status_probe_on_its_lock(tmp_path):
+    """`hall-agent status` holds the lock for an instant; an agent starting
+    then must not take it for a second agent and exit 4."""
+    probe = _single_instance(tmp_path / "agent.lock")
+    threading.Timer(0.3, probe.close).start()
+    lock = _single_instance(tmp_path / "agent.lock")
+    assert lock is not None
+    lock.close()
