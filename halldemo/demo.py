@@ -278,17 +278,21 @@ def main(argv=None) -> int:
         Clock.schedule_interval(citizen, 0.5)
     if args.seconds:
         Clock.schedule_once(lambda dt: app.exit_kiosk(), args.seconds)
-    source.start(app.post_event)
-    if port is not None:          # a call published before the kiosk subscribed would be lost
-        wait_until(lambda: source.status.connected, 10)
     first = next_ticket_number(config.journal_path, hall_now().date().isoformat())
-    sim = Simulator(simulator_args(port, tablet_file, t.hall_id, t.window_id, args.fast, first),
-                    folder / "simulator.log")
+    sim_args = simulator_args(port, tablet_file, t.hall_id, t.window_id, args.fast, first)
+    if port is not None:          # a call published before the kiosk subscribed would be lost
+        source.start(app.post_event)
+        wait_until(lambda: source.status.connected, 10)
+        sim = Simulator(sim_args, folder / "simulator.log")
+    else:                         # the simulator makes the pty the kiosk opens
+        sim = Simulator(sim_args, folder / "simulator.log")
+        wait_until(pty_link(folder).exists, 10)
+        source.start(app.post_event)
     try:
         app.run()
     finally:
+        source.stop()             # the kiosk first: the queue system going away is no news to it
         sim.stop()
-        source.stop()
         if backend is not None:   # let the agent carry what the last citizen rated
             wait_until(lambda: outbox.counts()["pending"] == 0 or not backend.alive(), DRAIN_S, 0.2)
         print(f"demo: stopped; outbox {outbox.counts()}", flush=True)
