@@ -53,7 +53,7 @@ def render(status: Mapping[str, Any] | None, now: datetime, path: Path, *, runni
     state = status.get("state", "?") if running is not False else f"not running (last: {status.get('state', '?')})"
     lines += [
         f"state          {state}" + (f" (next try in {status['next_try_s']:.0f} s)"
-                                     if status.get("next_try_s") else ""),
+                                     if status.get("next_try_s") and running is not False else ""),
         f"pending        {status.get('pending')}",
         f"oldest pending {status.get('oldest_pending') or '-'}",
         f"quarantined    {status.get('quarantined')}",

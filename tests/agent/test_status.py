@@ -30,7 +30,7 @@ def test_old_or_missing_status_says_the_agent_is_not_running():
 
 def test_the_instance_lock_decides_running_over_the_files_age():
     dead = render(ST, NOW, "/x", running=False)          # fresh file, but nothing holds the lock
-    assert dead.startswith("hall-agent is not running") and "not running (last: backoff)" in dead
+    assert dead.startswith("hall-agent is not running") and "not running (last: backoff)\n" in dead
     hung = render(ST, NOW + timedelta(minutes=5), "/x", running=True)
     assert "runs but has not written it" in hung and "not running" not in hung
 
