@@ -20,8 +20,9 @@ sysdeps:
 test: sysdeps venv
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# make demo ARGS="--seconds 50 --fast": arguments for python -m halldemo (see its --help)
 demo: sysdeps venv
-	$(PY) -m halldemo
+	$(PY) -m halldemo $(ARGS)
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache test-output

@@ -7,8 +7,10 @@
 Exit codes: 0 ok; 2 bad configuration (the message names the key and the
 fix; for `check` also an unusable token file); 3 the outbox cannot be
 opened; 4 another hall-agent already runs on this storage folder;
-`status` exits 1 when the agent is not running or is blocked, or the
-outbox holds damaged files (so monitoring can use it).
+`status` exits 3 when no hall-agent runs (its instance lock is free; 3 is
+"not running" for LSB init scripts and systemctl) and 1 when it runs but is
+blocked or has not written its status for 2 minutes, or the outbox holds
+damaged files (so monitoring can use it).
 """
 from __future__ import annotations
 
@@ -19,7 +21,9 @@ import os
 import signal
 import sys
 import threading
+import time
 from datetime import datetime
+from pathlib import Path
 
 from hallcore.config import ConfigError
 
@@ -43,7 +47,7 @@ def run(cfg) -> int:
 
     a = cfg.agent
     setup_logging(a.log_file, max_bytes=a.log_max_bytes, backups=a.log_backups, level=a.log_level)
-    lock = _single_instance(a.status_file.parent / "agent.lock")
+    lock = _single_instance(_lock_path(a))
     if lock is None:
         print(f"hall-agent: another hall-agent is already running on {a.status_file.parent}", file=sys.stderr)
         return 4
@@ -76,15 +80,26 @@ def run(cfg) -> int:
     return 0
 
 
+LOCK_TRIES = 10     # 0.1 s apart: `hall-agent status` holds the lock for an instant to test it
+
+
+def _lock_path(a) -> Path:
+    return a.status_file.parent / "agent.lock"
+
+
 def _single_instance(path):
     """An exclusive flock held for the life of the process (the kernel drops it if we die)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     f = open(path, "a+")
-    try:
-        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        f.close()
-        return None
+    for attempt in range(LOCK_TRIES):
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except OSError:
+            if attempt == LOCK_TRIES - 1:
+                f.close()
+                return None
+            time.sleep(0.1)
     f.seek(0)
     f.truncate()
     f.write(f"{os.getpid()}\n")
@@ -92,12 +107,33 @@ def _single_instance(path):
     return f
 
 
+def agent_running(lock_path: Path) -> bool | None:
+    """Whether a hall-agent holds the instance lock: tries the same flock,
+    non-blocking, and lets go at once. None: the lock file is unreadable."""
+    try:
+        f = open(lock_path, "rb")     # never created here: status writes nothing
+    except FileNotFoundError:
+        return False
+    except PermissionError:
+        return None
+    with f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(f, fcntl.LOCK_UN)
+        return False
+
+
 def status(cfg) -> int:
     from agent.status import problems, read_status, render
     st = read_status(cfg.agent.status_file)
     now = datetime.now().astimezone()
-    print(render(st, now, cfg.agent.status_file))
-    if st is None or problems(st, now):
+    running = agent_running(_lock_path(cfg.agent))
+    print(render(st, now, cfg.agent.status_file, running=running))
+    if running is False:
+        return 3
+    if st is None or problems(st, now, running=running):
         return 1
     return 0
 

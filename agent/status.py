@@ -39,12 +39,17 @@ def is_stale(status: Mapping[str, Any], now: datetime) -> bool:
     return t is None or (now - t).total_seconds() > STALE_AFTER_S
 
 
-def problems(status: Mapping[str, Any], now: datetime) -> list[str]:
-    """What in the status needs hall IT; `hall-agent status` exits 1 if anything does."""
+def problems(status: Mapping[str, Any], now: datetime, *, running: bool | None = None) -> list[str]:
+    """What in the status needs hall IT; `hall-agent status` exits 1 if anything does.
+    `running`: whether a hall-agent holds the instance lock (None: unknown,
+    judged by the file's age; False: the caller says "not running" itself)."""
     out = []
-    if is_stale(status, now):
+    if running is None and is_stale(status, now):
         out.append(f"status last written {status.get('clock')}: the agent is not running")
-    if status.get("state") == "auth_blocked":
+    elif running and is_stale(status, now):
+        out.append(f"status last written {status.get('clock')}: the agent runs but has not "
+                   f"written it for over {STALE_AFTER_S} s (hung?)")
+    if running is not False and status.get("state") == "auth_blocked":
         out.append("sending stopped: the center refuses the device token or the token file is unusable")
     if status.get("damaged"):
         out.append(f"{status['damaged']} damaged file(s) set aside in the outbox folder (listed below): "
@@ -52,15 +57,19 @@ def problems(status: Mapping[str, Any], now: datetime) -> list[str]:
     return out
 
 
-def render(status: Mapping[str, Any] | None, now: datetime, path: Path) -> str:
-    """Readable lines for `hall-agent status`."""
+def render(status: Mapping[str, Any] | None, now: datetime, path: Path, *, running: bool | None = None) -> str:
+    """Readable lines for `hall-agent status`. `running`: whether a hall-agent
+    holds the tablet's instance lock (None: unknown, judged by the file's age)."""
+    lines = ["hall-agent is not running (nothing holds its instance lock)" + (
+        "; its last status:" if status else "")] if running is False else []
     if status is None:
-        return f"no agent status at {path}: the agent has not run yet, or cannot write there"
-    lines = [f"WARNING: {p}" for p in problems(status, now)]
-    state = status.get("state", "?")
+        return "
+".join(lines + [f"no agent status at {path}: the agent has not run yet, or cannot write there"])
+    lines += [f"WARNING: {p}" for p in problems(status, now, running=running)]
+    state = status.get("state", "?") if running is not False else f"not running (last: {status.get('state', '?')})"
     lines += [
         f"state          {state}" + (f" (next try in {status['next_try_s']:.0f} s)"
-                                     if status.get("next_try_s") else ""),
+                                     if status.get("next_try_s") and running is not False else ""),
         f"pending        {status.get('pending')}",
         f"oldest pending {status.get('oldest_pending') or '-'}",
         f"quarantined    {status.get('quarantined')}",

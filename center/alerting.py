@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from datetime import timedelta
 from typing import Any, Callable
 
@@ -18,6 +19,7 @@ from .db import alerts
 from .hallclock import to_db
 
 log = logging.getLogger("center.alerts")
+mqtt_log = logging.getLogger("center.alerts.mqtt")
 
 KIND_TITLES = {
     "new_case": "新差评工单",
@@ -51,11 +53,41 @@ def send_webhook(cfg: AlertConfig, payload: dict[str, Any]) -> None:
         raise RuntimeError(f"webhook answered HTTP {r.status_code}")
 
 
+MQTT_TIMEOUT_S = 10.0   # to connect, and then for the broker's acknowledgement
+
+
 def send_mqtt(cfg: AlertConfig, payload: dict[str, Any]) -> None:
-    import paho.mqtt.publish as publish
-    publish.single(cfg.mqtt_topic, json.dumps(payload, ensure_ascii=False), qos=1,
-                   hostname=cfg.mqtt_host, port=cfg.mqtt_port, client_id="",
-                   keepalive=10)
+    """Publish at QoS 1 on a connection of its own, driven here without a
+    network thread; returns once the broker acknowledged, raises otherwise.
+    Not paho's publish.single: after the PUBACK and its DISCONNECT, its
+    loop_forever polls the closed socket once more, and paho logs that as
+    ERROR "Client is not connected" for every alert it delivered."""
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="")
+    client.enable_logger(mqtt_log)          # paho's own warnings and errors, under our name
+    answer: list = []
+    client.on_connect = lambda c, userdata, flags, reason_code, properties: answer.append(reason_code)
+    client.connect(cfg.mqtt_host, cfg.mqtt_port, keepalive=10)   # OSError: refused, unreachable
+    try:
+        _loop_until(client, lambda: answer, "accept the connection")
+        if answer[0].is_failure:
+            raise RuntimeError(f"broker {cfg.mqtt_host}:{cfg.mqtt_port} refused the connection: {answer[0]}")
+        info = client.publish(cfg.mqtt_topic, json.dumps(payload, ensure_ascii=False), qos=1)
+        _loop_until(client, info.is_published, "acknowledge the alert")
+    finally:
+        client.disconnect()      # without a loop thread, sent and closed right here
+
+
+def _loop_until(client, done: Callable[[], Any], what: str) -> None:
+    deadline = time.monotonic() + MQTT_TIMEOUT_S
+    while not done():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the broker did not {what} within {MQTT_TIMEOUT_S:g} s")
+        rc = client.loop(0.1)
+        if rc != 0:
+            raise RuntimeError(f"connection to the broker lost: {rc}")
 
 
 SENDERS: dict[str, Callable[[AlertConfig, dict[str, Any]], None]] = {

@@ -5,7 +5,7 @@
     ...
     backend.stop()
 
-Everything lives in the demo's storage folder (var/demo by default): the
+Everything lives in the demo's storage folder (the run's var/demo/run-*): the
 center's SQLite file and generated config, the device token, the agent's
 log and status file. The center listens on the port of [center] url in the
 demo config; the demo device is enrolled on first start (its token written to
@@ -37,11 +37,31 @@ class DemoBackend:
     user: str
     password: str
     folder: Path
+    center_config: Path
+    device_id: str
     procs: list[subprocess.Popen] = field(default_factory=list)
 
     @property
     def dashboard(self) -> str:
         return self.center_url + "/"
+
+    def center_counts(self) -> dict[str, int]:
+        """The demo tablet's records and the cases at the center, from its
+        database (also after the center stopped)."""
+        from sqlalchemy import func, select
+        from center.config import load_config
+        from center.db import cases, make_engine, records
+        engine = make_engine(load_config(self.center_config).database)
+        try:
+            with engine.connect() as conn:
+                n_records = conn.execute(select(func.count()).select_from(records)
+                                         .where(records.c.device_id == self.device_id)).scalar_one()
+                n_cases = conn.execute(select(func.count()).select_from(cases)
+                                       .join(records, cases.c.record_id == records.c.id)
+                                       .where(records.c.device_id == self.device_id)).scalar_one()
+        finally:
+            engine.dispose()
+        return {"records": n_records, "cases": n_cases}
 
     def alive(self) -> bool:
         return all(p.poll() is None for p in self.procs)
@@ -111,7 +131,7 @@ def start_backend(tablet_config: Path, *, mqtt_port: int | None = None, timeout:
     folder.mkdir(parents=True, exist_ok=True)
     center_cfg = _center_config(folder, port, mqtt_port)
     _enroll(center_cfg, tablet.device_id, tablet.hall_id, tablet.window_id, token_file)
-    backend = DemoBackend(url, DEMO_USER, DEMO_PASSWORD, folder)
+    backend = DemoBackend(url, DEMO_USER, DEMO_PASSWORD, folder, center_cfg, tablet.device_id)
     log = (folder / "center.log").open("ab")
     backend.procs.append(subprocess.Popen(
         [sys.executable, "-m", "center.cli", "serve", "--config", str(center_cfg), "--log-level", "warning"],

@@ -311,8 +311,8 @@ class KioskFlow:
                 self._dirty = True
         elif self._screen == "thanks" and (now - self._shown_at).total_seconds() >= self.settings.thanks_s:
             self._after_ticket(now)
-        elif ev is None and self._state.pending:
-            self._drain(now)
+        elif not self._busy() and self._state.pending:
+            self._drain(now)   # not while the thank-you shows: each tick would queue them again
         self._render()
 
     # ------------------------------------------------------------------ events
@@ -320,7 +320,7 @@ class KioskFlow:
     def _busy(self) -> bool:
         return self._state.open is not None or self._screen == "thanks"
 
-    def _handle(self, event: TicketEvent, now: datetime) -> None:
+    def _handle(self, event: TicketEvent, now: datetime, *, waited: bool = False) -> None:
         st = self._state
         self._roll_day(now)
         if event.ticket in st.done:
@@ -333,7 +333,7 @@ class KioskFlow:
             else:
                 self._ignore("replayed", event)
         elif self._busy():
-            self._queue(event)
+            self._queue(event, waited=waited)
         elif event.kind == "call":
             self._serving = event
             self._called_at[event.ticket] = event.ts if event.ts and event.ts.tzinfo else now
@@ -352,7 +352,8 @@ class KioskFlow:
         else:
             self._ignore("unknown_kind", event)
 
-    def _queue(self, event: TicketEvent) -> None:
+    def _queue(self, event: TicketEvent, *, waited: bool = False) -> None:
+        """`waited`: it was already waiting and goes back in line (logged once, when it arrived)."""
         pending = self._state.pending
         if any(e.kind == event.kind and e.ticket == event.ticket for e in pending):
             return self._ignore("replayed", event)
@@ -365,13 +366,14 @@ class KioskFlow:
                 break
             pending.remove(victim)
             self._ignore("queue_full", victim)
-        log.info("%s %s waits for the open evaluation", event.kind, event.ticket)
+        if not waited:
+            log.info("%s %s waits for the open evaluation", event.kind, event.ticket)
         self._save_journal()
 
     def _drain(self, now: datetime) -> None:
         events, self._state.pending = self._state.pending, []
         for event in events:
-            self._handle(event, now)   # re-queues itself once an evaluation is open again
+            self._handle(event, now, waited=True)   # re-queues itself once an evaluation is open again
         if events:
             self._save_journal()
 

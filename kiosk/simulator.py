@@ -4,9 +4,12 @@ Calls tickets with one to three matters from config/matters.toml, finishes
 them (or, now and then, cancels a no-show) after a random service time, over
 MQTT (DESIGN §4 JSON) or a serial line (the default line protocol). With
 --wait-done it waits for the kiosk's back-channel before calling the next
-ticket. Always bounded (--count) and stops cleanly on Ctrl-C / SIGTERM.
+ticket, as long as the kiosk itself may take (--kiosk-config: its walk-away
+timeout, see done_wait_s), then says it gives up and calls the next one.
+Always bounded (--count) and stops cleanly on Ctrl-C / SIGTERM.
 
-    hall-queue-sim --mqtt mqtt://127.0.0.1:1883 --hall taojiang --window 03 --count 5 --wait-done
+    hall-queue-sim --mqtt mqtt://127.0.0.1:1883 --hall taojiang --window 03 --count 5 --wait-done \
+        --kiosk-config /etc/hall/tablet.toml
     hall-queue-sim --serial --link /tmp/ttyQUEUE      # prints the path the kiosk opens
 """
 from __future__ import annotations
@@ -30,6 +33,8 @@ from kiosk.events import (HALL_TZ, Done, EventError, Matter, TicketEvent, event_
 from kiosk.lineprotocol import LineSplitter, format_default_line, parse_done_line
 
 DEFAULT_MATTERS = shipped(CONFIG, "matters.toml")
+DONE_MARGIN_S = 10.0      # the link's and the machine's share of the wait for "done"
+DEFAULT_DONE_TIMEOUT_S = 120.0
 STAFF = (("1024", "张敏"), ("1031", "李建国"), ("1046", "王芳"), ("1052", "刘洋"))
 
 
@@ -56,6 +61,14 @@ def plan_tickets(rng: random.Random, matters: Sequence[Matter], *, window: str, 
                            case_no=f"SIM{window}{n:05d}", matters=picked)
         outcome = "cancel" if rng.random() < cancel_ratio else "finish"
         yield PlannedTicket(call, rng.uniform(*service), outcome)
+
+
+def done_wait_s(matters: int, *, timeout_s: float, thanks_s: float, margin_s: float = DONE_MARGIN_S) -> float:
+    """The longest a kiosk takes to answer "done" for a finished ticket (pure):
+    the previous ticket's thank-you, then for each matter up to three screens
+    (rating, reasons, phone), each answered just before its walk-away timeout
+    (a walk-away closes every remaining matter at once), plus a margin."""
+    return thanks_s + max(1, matters) * 3 * timeout_s + margin_s
 
 
 class MqttLink:
@@ -169,7 +182,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="seconds from call to finish (default 5-20)")
     p.add_argument("--cancel-ratio", type=float, default=0.1, help="share of no-shows (default 0.1)")
     p.add_argument("--wait-done", action="store_true", help="wait for the back-channel before the next call")
-    p.add_argument("--done-timeout", type=float, default=120.0, help="seconds to wait for it (default 120)")
+    p.add_argument("--kiosk-config", type=Path, metavar="TOML",
+                   help="the kiosk's tablet file: wait for 'done' as long as its walk-away timeout allows")
+    p.add_argument("--done-timeout", type=float, default=None,
+                   help="seconds to wait for it (default: from --kiosk-config, else %g)" % DEFAULT_DONE_TIMEOUT_S)
     p.add_argument("--matters", type=Path, default=DEFAULT_MATTERS)
     p.add_argument("--first", type=int, default=1, help="first ticket number")
     p.add_argument("--seed", type=int, default=None)
@@ -187,6 +203,23 @@ def main(argv: Sequence[str] | None = None, stop: threading.Event | None = None)
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
     matters = load_matters(args.matters)
+    flow = None
+    if args.kiosk_config is not None and args.done_timeout is None:
+        from hallcore.config import ConfigError
+        from kiosk.config import load_kiosk_config
+        try:
+            flow = load_kiosk_config(args.kiosk_config).flow
+        except ConfigError as e:
+            print(f"hall-queue-sim: --kiosk-config: {e}", file=sys.stderr)
+            return 2
+        print(f"waiting for done up to {flow.thanks_s:g} s + matters x 3 screens x {flow.timeout_s:g} s "
+              f"+ {DONE_MARGIN_S:g} s (the walk-away bound of {args.kiosk_config})", flush=True)
+
+    def done_bound(t: PlannedTicket) -> float:
+        if flow is not None:
+            return done_wait_s(len(t.call.matters), timeout_s=flow.timeout_s, thanks_s=flow.thanks_s)
+        return DEFAULT_DONE_TIMEOUT_S if args.done_timeout is None else args.done_timeout
+
     link = (MqttLink(args.mqtt, args.hall, args.window) if args.mqtt else
             SerialLink(link_path=args.link, port=args.serial_port, encoding=args.encoding,
                        open_timeout=args.open_timeout, stop=stop))
@@ -206,12 +239,14 @@ def main(argv: Sequence[str] | None = None, stop: threading.Event | None = None)
                 break
             link.send(replace(t.end(), ts=datetime.now(HALL_TZ)))
             print(f"{t.outcome:<6} {t.call.ticket}", flush=True)
-            if args.wait_done and t.outcome == "finish" and not _wait_done(link.done, t.call.ticket,
-                                                                           args.done_timeout, stop):
-                missing_done += 1
+            bound = done_bound(t)
+            if args.wait_done and t.outcome == "finish" and not _wait_done(link.done, t.call.ticket, bound, stop):
                 if stop.is_set():
                     break
-                print(f"no back-channel for {t.call.ticket} within {args.done_timeout:g} s", file=sys.stderr)
+                missing_done += 1
+                why = "the kiosk's walk-away bound" if flow is not None else "--done-timeout"
+                print(f"gave up waiting for done {t.call.ticket} after {bound:g} s ({why}); "
+                      f"calling the next ticket", flush=True)
             if stop.wait(max(0.0, 60.0 / args.rate - (time.monotonic() - started))):
                 break
     finally:

@@ -72,15 +72,17 @@ class Intake:
         if n <= _LOG_FIRST or n % _LOG_EVERY == 0:
             log.log(level, "%s: rejected (%s, #%d): %s", self.name, reason, n, message)
 
-    def set_state(self, connected: bool, detail: str) -> None:
+    def set_state(self, connected: bool, detail: str, *, trouble: bool | None = None) -> None:
         """Log once per change of state, not once per retry: the state is
         `connected` plus the detail up to its first colon (the rest, e.g. an
-        errno text, may vary between retries)."""
+        errno text, may vary between retries). A WARNING when `trouble`
+        (default: not connected); starting and stopping are no trouble."""
         with self._lock:
             changed = (connected, detail.split(":")[0]) != (self.connected, self.detail.split(":")[0])
             self.connected, self.detail = connected, detail
         if changed:
-            log.log(logging.INFO if connected else logging.WARNING, "%s: %s", self.name, detail)
+            trouble = not connected if trouble is None else trouble
+            log.log(logging.WARNING if trouble else logging.INFO, "%s: %s", self.name, detail)
 
     def status(self, extra_rejected: dict[str, int] | None = None) -> SourceStatus:
         with self._lock:

@@ -44,7 +44,7 @@ class MqttSource:
         c.on_disconnect = self._on_disconnect
         c.on_message = self._on_message
         self.client = c
-        self.intake.set_state(False, f"connecting to {s.host}:{s.port}")
+        self.intake.set_state(False, f"connecting to {s.host}:{s.port}", trouble=False)
         if v5:
             props = Properties(PacketTypes.CONNECT)
             props.SessionExpiryInterval = s.session_expiry
@@ -66,7 +66,7 @@ class MqttSource:
                 pass
         c.disconnect()
         c.loop_stop()
-        self.intake.set_state(False, "stopped")
+        self.intake.set_state(False, "stopped", trouble=False)
 
     def send_done(self, ticket: str, rated: int, unrated: int) -> None:
         """Back-channel at QoS 1; paho queues it while disconnected. Never raises."""

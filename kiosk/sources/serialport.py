@@ -87,7 +87,7 @@ class SerialSource:
     def start(self, on_event: Callable[[TicketEvent], None]) -> None:
         self.intake.on_event = on_event
         self._stop.clear()
-        self.intake.set_state(False, f"opening {self.settings.port}")
+        self.intake.set_state(False, f"opening {self.settings.port}", trouble=False)
         self._thread = threading.Thread(target=self._run, name="serial-source", daemon=True)
         self._thread.start()
 
@@ -96,7 +96,7 @@ class SerialSource:
         if self._thread is not None:
             self._thread.join(10)
             self._thread = None
-        self.intake.set_state(False, "stopped")
+        self.intake.set_state(False, "stopped", trouble=False)
 
     def send_done(self, ticket: str, rated: int, unrated: int) -> None:
         """Writes one line; kept (bounded) and sent on reopen if the port is away. Never raises."""

@@ -3,9 +3,11 @@ import json
 from datetime import datetime
 
 import subprocess
+import threading
 import sys
 
-from agent.cli import main
+from agent.cli import _single_instance, main
+from agent.status import is_stale
 from tests.support.agent_proc import REPO, AgentProcess, write_tablet_config
 from tests.support.waiting import wait_for
 
@@ -45,14 +47,42 @@ def test_status_prints_the_state_and_exits_0_when_fresh(tmp_path, capsys):
     (tmp_path / "agent-status.json").write_text(json.dumps({
         "state": "idle", "pending": 3, "quarantined": 0, "oldest_pending": None,
         "clock": datetime.now().astimezone().isoformat()}))
-    assert main(["status", "--config", str(path)]) == 0
-    assert "pending        3" in capsys.readouterr().out
+    lock = _single_instance(tmp_path / "agent.lock")     # what a running agent holds
+    try:
+        assert main(["status", "--config", str(path)]) == 0
+    finally:
+        lock.close()
+    out = capsys.readouterr().out
+    assert "pending        3" in out and "not running" not in out
 
 
-def test_status_without_a_running_agent_exits_1(tmp_path, capsys):
+def test_status_without_a_running_agent_exits_3(tmp_path, capsys):
     path = write_tablet_config(tmp_path, "https://c.example", "tok")
-    assert main(["status", "--config", str(path)]) == 1
-    assert "has not run yet" in capsys.readouterr().out
+    assert main(["status", "--config", str(path)]) == 3
+    out = capsys.readouterr().out
+    assert "not running" in out and "has not run yet" in out
+    assert not (tmp_path / "agent.lock").exists()        # status creates nothing
+
+
+def test_status_says_not_running_as_soon_as_the_agent_is_killed(tmp_path):
+    """The status file still looks fresh (written a moment ago, state idle);
+    the free instance lock is what tells the truth."""
+    path = write_tablet_config(tmp_path, "http://127.0.0.1:9", "tok")
+
+    def status():
+        return subprocess.run([sys.executable, "-m", "agent.cli", "status", "--config", str(path)],
+                              capture_output=True, text=True, cwd=REPO, timeout=30)
+
+    with AgentProcess(path) as agent:
+        wait_for(lambda: agent.check() and (tmp_path / "agent-status.json").exists(), 30, what="the agent")
+        alive = status()
+        assert "not running" not in alive.stdout, alive.stdout
+        agent.kill()                                      # SIGKILL: no chance to write anything
+    dead = status()
+    assert dead.returncode == 3, dead.stdout + dead.stderr
+    assert dead.stdout.startswith("hall-agent is not running"), dead.stdout
+    assert "state          not running (last: " in dead.stdout
+    assert not is_stale(json.loads((tmp_path / "agent-status.json").read_text()), datetime.now().astimezone())
 
 
 def test_a_second_agent_on_the_same_tablet_exits_4(tmp_path):
@@ -63,3 +93,13 @@ def test_a_second_agent_on_the_same_tablet_exits_4(tmp_path):
                                 capture_output=True, text=True, cwd=REPO, timeout=30)
         assert second.returncode == 4 and "already running" in second.stderr
         assert first.alive()
+
+
+def test_the_agent_waits_out_a_status_probe_on_its_lock(tmp_path):
+    """`hall-agent status` holds the lock for an instant; an agent starting
+    then must not take it for a second agent and exit 4."""
+    probe = _single_instance(tmp_path / "agent.lock")
+    threading.Timer(0.3, probe.close).start()
+    lock = _single_instance(tmp_path / "agent.lock")
+    assert lock is not None
+    lock.close()

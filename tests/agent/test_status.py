@@ -28,6 +28,13 @@ def test_old_or_missing_status_says_the_agent_is_not_running():
     assert "has not run yet" in render(None, NOW, "/x/agent-status.json")
 
 
+def test_the_instance_lock_decides_running_over_the_files_age():
+    dead = render(ST, NOW, "/x", running=False)          # fresh file, but nothing holds the lock
+    assert dead.startswith("hall-agent is not running") and "not running (last: backoff)\n" in dead
+    hung = render(ST, NOW + timedelta(minutes=5), "/x", running=True)
+    assert "runs but has not written it" in hung and "not running" not in hung
+
+
 def test_heartbeat_body_has_the_contract_fields_and_bounded_error():
     body = heartbeat_body(ST)
     assert set(body) == {"pending", "oldest_pending", "quarantined", "quarantined_ids", "last_success",

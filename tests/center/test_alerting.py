@@ -67,3 +67,26 @@ def test_new_bad_review_is_published_to_the_mqtt_topic_after_the_broker_comes_ba
             sub.disconnect()
     finally:
         c.engine.dispose()
+
+
+def test_a_delivered_mqtt_alert_logs_no_error(broker, tmp_path, caplog):
+    """paho's publish.single logged ERROR "Client is not connected" after every
+    acknowledged publish; the center's log must not claim a failure that the
+    alerts table shows as delivered."""
+    caplog.set_level("DEBUG")
+    broker.start()
+    c = make_center(f"sqlite:///{tmp_path / 'c.sqlite3'}", tmp_path,
+                    clock=Clock(datetime(2026, 11, 27, 15, 1, tzinfo=CST)),
+                    alerts=AlertConfig(mqtt_host="127.0.0.1", mqtt_port=broker.port, mqtt_topic=TOPIC))
+    sub, got = subscribe(broker.port)
+    try:
+        c.add_device("tab-03", "taojiang", "03")
+        ingest(c, "tab-03", [make_vote("tab-03", 1, bad=True), make_vote("tab-03", 2, bad=True)])
+        assert deliver_pending(c) == {"sent": 2, "failed": 0}
+        assert [m["kind"] for m in wait_for(got, 2)] == ["new_case", "new_case"]
+    finally:
+        sub.loop_stop()
+        sub.disconnect()
+        c.engine.dispose()
+    assert [r.getMessage() for r in caplog.records if r.levelno >= 30] == []
+    assert any(r.name == "center.alerts.mqtt" for r in caplog.records)     # paho's log is routed here

@@ -1,9 +1,10 @@
 """make demo's parts run together: mosquitto, the queue simulator, the kiosk
 (offscreen), the agent and the center; simulated tickets travel over MQTT to
 the rating screen, a simulated citizen rates them, and the records reach the
-center."""
+center, run after run."""
 from __future__ import annotations
 
+import json
 import os
 import random
 import re
@@ -15,31 +16,60 @@ from pathlib import Path
 
 from hallcore.record import SCALES
 from halldemo.demo import citizen_action
-from tests.support.paths import REPO
 
 CST = timezone(timedelta(hours=8))
 
 
-def test_demo_carries_simulated_tickets_from_queue_to_center(tmp_path):
-    env = dict(os.environ, KIVY_NO_CONSOLELOG="1", KIVY_HOME=str(tmp_path / "kivy"))
-    store = tmp_path / "store"
-    proc = subprocess.run([sys.executable, "-m", "halldemo", "--offscreen", "--seconds", "25", "--fast",
-                           "--citizen", "--center-port", "0", "--storage", str(store)],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=150)
-    out = proc.stdout
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "demo: mosquitto on 127.0.0.1:" in out
-    assert "demo: center dashboard http://127.0.0.1:" in out
-    assert "screen idle" in out
-    assert re.search(r"^screen rating A\d{3} ", out, re.M), out
-    assert "screen thanks" in out, out
-    done = re.findall(r"^done +(A\d{3}): rated", out, re.M)   # the simulator saw the back-channel
-    assert done, out
-    assert "demo: stopped" in out
-    assert (store / "kiosk-journal.json").exists()   # the open evaluation is journaled
-    with sqlite3.connect(store / "center.sqlite3") as db:
-        tickets = {row[0] for row in db.execute("SELECT json_extract(body, '$.ticket') FROM records WHERE device_id = 'demo-01'")}
-    assert done[0] in tickets, (out, (store / "agent.log").read_text()[-2000:])
+def run_demo(cwd: Path, seconds: int, *extra: str) -> tuple[str, dict]:
+    """`python -m halldemo` as make demo runs it, offscreen; its output and
+    the JSON summary on its last line."""
+    env = dict(os.environ, KIVY_HOME=str(cwd / "kivy"))
+    env.pop("DISPLAY", None)
+    env.pop("WAYLAND_DISPLAY", None)
+    proc = subprocess.run([sys.executable, "-m", "halldemo", "--offscreen", "--citizen", "--fast",
+                           "--seconds", str(seconds), "--center-port", "0", *extra],
+                          cwd=cwd, env=env, capture_output=True, text=True, timeout=seconds + 120)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    last = proc.stdout.rstrip("\n").splitlines()[-1]
+    return proc.stdout, json.loads(last)
+
+
+def center_tickets(folder: Path) -> set[str]:
+    with sqlite3.connect(folder / "center.sqlite3") as db:
+        return {row[0] for row in db.execute(
+            "SELECT json_extract(body, '$.ticket') FROM records WHERE device_id = 'demo-01'")}
+
+
+def test_make_demo_runs_again_and_again_in_the_same_folder(tmp_path):
+    """Two runs in a row where make demo runs (var/demo under the current
+    folder; a temp folder here, so a developer's own runs are not pruned),
+    then one that keeps the state: each carries its simulated tickets from
+    the queue to the center, and no log of any run has an error line."""
+    runs = []
+    for seconds, extra in ((25, ()), (25, ()), (15, ("--keep-state",))):
+        out, summary = run_demo(tmp_path, seconds, *extra)
+        runs.append((out, summary, Path(summary["run_folder"])))
+        assert "demo: mosquitto on 127.0.0.1:" in out and "demo: center dashboard http://127.0.0.1:" in out
+        assert re.search(r"^screen rating A\d{3} ", out, re.M) and "screen thanks" in out, out
+        assert "demo: stopped" in out and "gave up" not in out, out
+        assert summary["records_this_run"] > 0, out
+        assert summary["log_errors"] == 0, summary
+        logs = summary["log_errors_by_file"]
+        assert {"center.log", "agent.log", "kiosk.log", "mosquitto.log", "simulator.log"} <= set(logs), logs
+        folder = runs[-1][2]
+        done = re.findall(r"^done +(A\d{3}): rated", out, re.M)      # the simulator saw the back-channel
+        assert done and set(done) <= center_tickets(folder), (out, (folder / "agent.log").read_text()[-2000:])
+    (out1, _, first), (out2, _, second), (out3, kept, third) = runs
+    assert first != second and first.parent == second.parent == tmp_path / "var" / "demo"
+    assert re.search(r"^call +A001 ", out2, re.M)                        # fresh: numbering starts again
+    assert (tmp_path / "var" / "demo" / "latest").resolve() == second
+    assert (second / "kiosk-journal.json").exists()                    # the open evaluation is journaled
+    # --keep-state: the second run's folder again, and tickets after those it evaluated
+    assert third == second
+    last_of_run2 = max(int(t[1:]) for t in re.findall(r"^done +(A\d{3})", out2, re.M))
+    first_of_run3 = int(re.search(r"^call +A(\d{3}) ", out3, re.M).group(1))
+    assert first_of_run3 > last_of_run2, out3
+    assert len(center_tickets(third)) > len(re.findall(r"^done +A\d{3}", out3, re.M))   # run 2's are still there
 
 
 class _View:

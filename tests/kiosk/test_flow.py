@@ -338,6 +338,22 @@ def test_call_during_evaluation_waits_until_it_ends(kiosk):
     assert (v.screen, v.ticket) == ("serving", "A025") and kiosk.flow.pending_events == 0
 
 
+def test_a_waiting_event_is_logged_once_not_at_every_tick(kiosk, caplog):
+    caplog.set_level("INFO", logger="kiosk.flow")
+    kiosk.finish("A023", matters=TWO)
+    kiosk.flow.on_event(event("call", "A024"), kiosk.at())
+    kiosk.flow.on_event(event("finish", "A024"), kiosk.at())
+    kiosk.rate()                       # matter 1 of 2: the pending events are drained and queued again
+    kiosk.rate()
+    assert kiosk.flow.view.screen == "thanks"
+    kiosk.wait(2.8, step=0.2)          # the thank-you's ticks leave the waiting events where they are
+    assert kiosk.flow.view.screen == "thanks" and kiosk.flow.pending_events == 2
+    kiosk.wait(0.4, step=0.2)
+    assert kiosk.flow.view.ticket == "A024"
+    waits = [r.getMessage() for r in caplog.records if "waits for the open evaluation" in r.getMessage()]
+    assert waits == ["call A024 waits for the open evaluation", "finish A024 waits for the open evaluation"]
+
+
 def test_finish_during_evaluation_is_evaluated_after_it(kiosk):
     kiosk.finish("A023")
     kiosk.finish("A024", matters=(("M9", "社保卡申领"),))

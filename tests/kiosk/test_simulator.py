@@ -11,8 +11,9 @@ from hallcore.config import Table
 from kiosk.events import load_matters
 from halldemo.ptylink import PtyLink
 from kiosk.lineprotocol import LineProfile, LineSplitter
-from kiosk.simulator import DEFAULT_MATTERS, main, plan_tickets
+from kiosk.simulator import DEFAULT_MATTERS, DONE_MARGIN_S, done_wait_s, main, plan_tickets
 from kiosk.sources import open_source
+from tests.support.paths import CONFIG
 from tests.support.waiting import wait_for
 
 FAST = ["--rate", "6000", "--service-time", "0-0.02", "--cancel-ratio", "0", "--seed", "7",
@@ -84,10 +85,44 @@ def test_serial_simulation_over_its_own_pty(tmp_path):
                                                       ("call", "A002"), ("finish", "A002")]
 
 
-def test_missing_back_channel_times_out_and_fails(tmp_path):
-    rc = main(["--serial", "--link", str(tmp_path / "tty"), "--count", "1", "--wait-done", "--open-timeout", "0",
+def test_missing_back_channel_gives_up_says_so_and_calls_the_next_ticket(tmp_path, capsys):
+    rc = main(["--serial", "--link", str(tmp_path / "tty"), "--count", "2", "--wait-done", "--open-timeout", "0",
                *FAST[:-1], "0.2"])
     assert rc == 1
+    out = capsys.readouterr().out.splitlines()
+    gave_up = [line for line in out if line.startswith("gave up")]
+    assert gave_up == ["gave up waiting for done A001 after 0.2 s (--done-timeout); calling the next ticket",
+                       "gave up waiting for done A002 after 0.2 s (--done-timeout); calling the next ticket"]
+    assert out.index(gave_up[0]) < next(i for i, line in enumerate(out) if line.startswith("call   A002"))
+
+
+def test_the_wait_for_done_is_the_kiosks_own_walk_away_bound():
+    # one matter: thank-you of the previous ticket, then rating, reasons and phone each up to timeout_s
+    assert done_wait_s(1, timeout_s=60, thanks_s=3) == 3 + 3 * 60 + DONE_MARGIN_S
+    assert done_wait_s(3, timeout_s=60, thanks_s=3) == 3 + 9 * 60 + DONE_MARGIN_S
+    assert done_wait_s(0, timeout_s=10, thanks_s=1, margin_s=0) == 31    # a finish without matters asks one
+    assert done_wait_s(2, timeout_s=20, thanks_s=3) < done_wait_s(2, timeout_s=30, thanks_s=3)
+
+
+def test_the_bound_is_read_from_the_kiosks_tablet_file(tmp_path, capsys):
+    tablet = tmp_path / "tablet.toml"
+    tablet.write_text((CONFIG / "demo.toml").read_text(encoding="utf-8").replace(
+        "[kiosk]\n", "[kiosk]\ntimeout_s = 10\nreminder_after_s = 5\nthanks_s = 1\n")
+        .replace('holiday_file = "holidays.toml"', f'holiday_file = "{CONFIG / "holidays.toml"}"'),
+        encoding="utf-8")
+    stop = threading.Event()
+    threading.Timer(0.5, stop.set).start()       # stops it while it waits for A001's done
+    rc = main(["--serial", "--link", str(tmp_path / "tty"), "--count", "1", "--wait-done", "--open-timeout", "0",
+               *FAST[:-2], "--kiosk-config", str(tablet)], stop)
+    assert rc == 0                                # stopped: not a missing back-channel
+    out = capsys.readouterr().out
+    assert f"waiting for done up to 1 s + matters x 3 screens x 10 s + {DONE_MARGIN_S:g} s" in out
+    assert "call   A001" in out and "gave up" not in out
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[kiosk]\ntimeout_s = 1\n", encoding="utf-8")
+    assert main(["--serial", "--link", str(tmp_path / "tty"), "--count", "1", "--wait-done",
+                 "--open-timeout", "0", "--kiosk-config", str(bad)]) == 2
+    assert "--kiosk-config" in capsys.readouterr().err
 
 
 def test_serial_port_mode_writes_default_protocol_lines(tmp_path):

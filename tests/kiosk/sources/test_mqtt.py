@@ -190,7 +190,8 @@ def test_queued_events_survive_a_broker_restart_exactly_once(kiosk, peer, mosqui
     assert k2.tickets() == [("call", "B001"), ("finish", "B001"), ("call", "B002")]
 
 
-def test_running_kiosk_reconnects_after_broker_restart_and_drops_redeliveries(kiosk, peer, mosquitto):
+def test_running_kiosk_reconnects_after_broker_restart_and_drops_redeliveries(kiosk, peer, mosquitto, caplog):
+    caplog.set_level("INFO", logger="kiosk.sources")
     k = kiosk()
     src = k.start()
     p = peer()
@@ -204,6 +205,12 @@ def test_running_kiosk_reconnects_after_broker_restart_and_drops_redeliveries(ki
     wait_for(lambda: ("finish", "C001") in k.tickets(), what="finish")
     assert k.tickets() == [("call", "C001"), ("finish", "C001")]
     assert src.status.rejected == {"duplicate": 1}
+    k.stop()
+    # connecting and stopping are news, losing the broker is a warning
+    states = [(r.levelname, r.getMessage().split(": ")[1]) for r in caplog.records
+              if r.name == "kiosk.sources" and "rejected" not in r.getMessage()]
+    assert [lv for lv, _ in states] == ["INFO", "INFO", "WARNING", "INFO", "INFO"], states
+    assert states[2][1].startswith("disconnected") and states[-1][1] == "stopped"
 
 
 def test_back_channel_sent_while_disconnected_is_delivered_after_reconnect(kiosk, peer, mosquitto):
