@@ -63,8 +63,7 @@ def render(status: Mapping[str, Any] | None, now: datetime, path: Path, *, runni
     lines = ["hall-agent is not running (nothing holds its instance lock)" + (
         "; its last status:" if status else "")] if running is False else []
     if status is None:
-        return "
-".join(lines + [f"no agent status at {path}: the agent has not run yet, or cannot write there"])
+        return "\n".join(lines + [f"no agent status at {path}: the agent has not run yet, or cannot write there"])
     lines += [f"WARNING: {p}" for p in problems(status, now, running=running)]
     state = status.get("state", "?") if running is not False else f"not running (last: {status.get('state', '?')})"
     lines += [
