@@ -11,6 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Mapping
 
+from hallcore.hallclock import stamp
 from hallcore.record import parse_time
 
 STALE_AFTER_S = 120   # a status older than this means the agent is not running
@@ -38,28 +39,40 @@ def is_stale(status: Mapping[str, Any], now: datetime) -> bool:
     return t is None or (now - t).total_seconds() > STALE_AFTER_S
 
 
+def shown(value: Any) -> str:
+    """A stored time as hall time for reading (the file keeps its offset); else as it is, or '-'."""
+    t = parse_time(value)
+    return stamp(t) if t is not None else str(value or "-")
+
+
+def shown_error(value: Any) -> str:
+    """last_error is "<time> <problem>": its time in hall time too."""
+    when, _, problem = str(value or "").partition(" ")
+    return f"{shown(when)} {problem}" if parse_time(when) is not None else str(value or "-")
+
+
 def render(status: Mapping[str, Any] | None, now: datetime, path: Path) -> str:
-    """Readable lines for `hall-agent status`."""
+    """Readable lines for `hall-agent status`, times in the hall's zone."""
     if status is None:
         return f"no agent status at {path}: the agent has not run yet, or cannot write there"
     lines = []
     if is_stale(status, now):
-        lines.append(f"WARNING: status last written {status.get('clock')}: the agent is not running")
+        lines.append(f"WARNING: status last written {shown(status.get('clock'))}: the agent is not running")
     state = status.get("state", "?")
     lines += [
         f"state          {state}" + (f" (next try in {status['next_try_s']:.0f} s)"
                                      if status.get("next_try_s") else ""),
         f"pending        {status.get('pending')}",
-        f"oldest pending {status.get('oldest_pending') or '-'}",
+        f"oldest pending {shown(status.get('oldest_pending'))}",
         f"quarantined    {status.get('quarantined')}",
-        f"last success   {status.get('last_success') or '-'}",
-        f"last error     {status.get('last_error') or '-'}",
-        f"version        {status.get('version')}  pid {status.get('pid')}  written {status.get('clock')}",
+        f"last success   {shown(status.get('last_success'))}",
+        f"last error     {shown_error(status.get('last_error'))}",
+        f"version        {status.get('version')}  pid {status.get('pid')}  written {shown(status.get('clock'))}",
     ]
     for q in status.get("quarantine", [])[:20]:
         lines.append(f"  quarantined {q.get('id')} ticket {q.get('ticket')} window {q.get('window_id')}: "
-                     f"{q.get('reason')} ({q.get('at')})")
+                     f"{q.get('reason')} ({shown(q.get('at'))})")
     for a in status.get("alerts", [])[:20]:
         lines.append(f"  ALERT {a.get('level')}: bad review {a.get('id')} window {a.get('window_id')} "
-                     f"ticket {a.get('ticket')} due {a.get('due_at')} still {a.get('where')}")
+                     f"ticket {a.get('ticket')} due {shown(a.get('due_at'))} still {a.get('where')}")
     return "\n".join(lines)

@@ -4,4 +4,6 @@ names a fixture as an argument and never imports it."""
 pytest_plugins = [
     "tests.support.mosquitto",   # mosquitto: a real broker on a free loopback port
     "tests.support.center",      # pg_url, db_url, running_center
+    "tests.support.disk",        # small_disk: a 2 MiB tmpfs that can be filled
+    "tests.support.hallzone",    # every test starts in the default hall zone
 ]

@@ -10,14 +10,14 @@ import re
 import sqlite3
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 
+from hallcore.hallclock import DEFAULT_TZ
 from hallcore.record import SCALES
 from halldemo.demo import citizen_action
 from tests.support.paths import REPO
 
-CST = timezone(timedelta(hours=8))
 
 
 def test_demo_carries_simulated_tickets_from_queue_to_center(tmp_path):
@@ -46,7 +46,7 @@ class _View:
     def __init__(self, screen, age_s, selected=frozenset()):
         self.screen, self.levels = screen, SCALES[3].levels
         self.reasons, self.selected_reasons = ("拖拉推诿", "其他"), selected
-        self.shown_at = datetime(2026, 11, 27, 15, 0, tzinfo=CST)
+        self.shown_at = datetime(2026, 11, 27, 15, 0, tzinfo=DEFAULT_TZ)
         self.now = self.shown_at + timedelta(seconds=age_s)
 
 
