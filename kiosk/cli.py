@@ -41,7 +41,8 @@ def run(config: KioskConfig) -> int:
     try:
         return run_app(config)
     except OutboxError as e:    # names the folder or file and why
-        print(f"hall-kiosk: cannot start: {e}", file=sys.stderr, flush=True)
+        # the real stderr: Kivy has taken sys.stderr over, and drops it without a console log
+        print(f"hall-kiosk: cannot start: {e}", file=sys.__stderr__ or sys.stderr, flush=True)
         return EXIT_OUTBOX
 
 

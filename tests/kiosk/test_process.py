@@ -60,6 +60,8 @@ def test_hall_kiosk_whose_outbox_cannot_be_opened_names_the_file_and_exits_3(tmp
     config = write_tablet(tmp_path, {"queue.mqtt.port": free_port(), "kiosk.fullscreen": False,
                                      "storage.folder": str(small_disk.path)})
     env = dict(os.environ, SDL_VIDEODRIVER="offscreen", KIVY_HOME=str(tmp_path / "kivy"))
+    env.pop("SDL_NO_SIGNAL_HANDLERS", None)
+    env["KIVY_NO_CONSOLELOG"] = "1"     # the line must reach stderr even without Kivy's console log
     small_disk.fill()             # a first start on a full disk: the outbox cannot write seq.json
     done = subprocess.run([sys.executable, "-m", "kiosk.cli", "--config", str(config)], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=120)
