@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Iterable, Mapping
 
+from hallcore.hallclock import readable
 from hallcore.record import is_bad_review, parse_time
 
 WARNING = "due_soon"
@@ -76,13 +77,13 @@ def alert_line(alert: Mapping[str, Any]) -> str:
     """What hall IT reads for one alert, whatever its kind."""
     kind = alert.get("kind")
     if kind == AUTH:
-        return (f"ALERT sending stopped since {alert.get('at') or '?'}: {alert.get('problem') or 'token refused'}; "
+        return (f"ALERT sending stopped since {readable(alert.get('at')) if alert.get('at') else '?'}: {alert.get('problem') or 'token refused'}; "
                 f"put this device's token alone in the token file (hall-center rotate-token prints a new "
                 f"one): sending resumes when the file changes")
     if kind == DEADLINE:
         when = "was due" if alert.get("level") == OVERDUE else "due"
         return (f"ALERT {alert.get('level')}: bad review {alert.get('id')} window {alert.get('window_id')} "
-                f"ticket {alert.get('ticket')} {when} {alert.get('due_at') or '(unreadable due_at)'}, "
+                f"ticket {alert.get('ticket')} {when} {readable(alert.get('due_at')) if alert.get('due_at') else '(unreadable due_at)'}, "
                 f"still {alert.get('where')} on the tablet")
     rest = {k: v for k, v in alert.items() if k not in ("kind", "level", "key")}
     return f"ALERT {alert.get('level')}: {kind}: {rest}"

@@ -5,16 +5,19 @@
     hall-agent check --config /etc/hall/tablet.toml    validate the file and the token, then exit
 
 Exit codes: 0 ok; 2 bad configuration (the message names the key and the
-fix; for `check` also an unusable token file); 3 the outbox cannot be
-opened; 4 another hall-agent already runs on this storage folder;
-`status` exits 3 when no hall-agent runs (its instance lock is free; 3 is
-"not running" for LSB init scripts and systemctl) and 1 when it runs but is
-blocked or has not written its status for 2 minutes, or the outbox holds
-damaged files (so monitoring can use it).
+fix; for `check` also an unusable token file); 3 the tablet's storage
+cannot be used: the outbox cannot be opened or became unusable, or a disk
+is full (`disk full: <path>`, logged and on stderr; systemd restarts it
+and it carries on once there is room); 4 another hall-agent already runs
+on this storage folder; `status` exits 3 when no hall-agent runs (its
+instance lock is free; 3 is "not running" for LSB init scripts and
+systemctl) and 1 when it runs but is blocked or has not written its status
+for 2 minutes, or the outbox holds damaged files (so monitoring can use it).
 """
 from __future__ import annotations
 
 import argparse
+import errno
 import fcntl
 import logging
 import os
@@ -22,12 +25,15 @@ import signal
 import sys
 import threading
 import time
-from datetime import datetime
 from pathlib import Path
 
 from hallcore.config import ConfigError
+from hallcore.fsutil import disk_full_path, naming
+from hallcore.hallclock import hall_now, set_hall_zone
 
 log = logging.getLogger("agent")
+
+EXIT_CONFIG, EXIT_STORAGE, EXIT_RUNNING = 2, 3, 4
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -46,19 +52,26 @@ def run(cfg) -> int:
     from agent.sender import Sender
 
     a = cfg.agent
-    setup_logging(a.log_file, max_bytes=a.log_max_bytes, backups=a.log_backups, level=a.log_level)
-    lock = _single_instance(_lock_path(a))
+    stop = threading.Event()
+    log_full: list[str] = []
+
+    def on_log_disk_full(path: str) -> None:    # the log file's disk is full: stop as for any other write
+        log_full.append(path)
+        stop.set()
+
+    try:
+        setup_logging(a.log_file, max_bytes=a.log_max_bytes, backups=a.log_backups, level=a.log_level,
+                      on_disk_full=on_log_disk_full)
+        lock = _single_instance(_lock_path(a))
+    except OSError as e:
+        return _storage_failed(e)
     if lock is None:
         print(f"hall-agent: another hall-agent is already running on {a.status_file.parent}", file=sys.stderr)
-        return 4
+        return EXIT_RUNNING
     try:
         outbox = Outbox(cfg.outbox_folder, cfg.device_id)
     except OutboxError as e:
-        log.critical("cannot open the outbox", extra={"problem": str(e)})
-        print(f"hall-agent: {e}", file=sys.stderr)
-        return 3
-    a.status_file.parent.mkdir(parents=True, exist_ok=True)
-    stop = threading.Event()
+        return _storage_failed(e)
     sender = Sender(cfg.center, cfg.device_id)
 
     def on_signal(*_) -> None:
@@ -70,13 +83,18 @@ def run(cfg) -> int:
     try:
         Agent(outbox, sender, a, publisher=publisher).run(stop)
     except OutboxError as e:
-        print(f"hall-agent: {e}", file=sys.stderr)
-        return 3
+        return _storage_failed(e)
+    except OSError as e:
+        if disk_full_path(e) is None:
+            raise
+        return _storage_failed(e)
     finally:
         if publisher:
             publisher.close()
         sender.close()
         outbox.close()
+    if log_full:
+        return _storage_failed(OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), log_full[0]))
     return 0
 
 
@@ -85,6 +103,16 @@ LOCK_TRIES = 10     # 0.1 s apart: `hall-agent status` holds the lock for an ins
 
 def _lock_path(a) -> Path:
     return a.status_file.parent / "agent.lock"
+
+
+def _storage_failed(e: OSError | Exception) -> int:
+    """One line, logged and on stderr, no traceback: `disk full: <path>` for a
+    full disk, else the problem (it names the file); exit 3."""
+    full = disk_full_path(e)
+    line = f"disk full: {full}" if full is not None else str(e)
+    log.critical(line)
+    print(f"hall-agent: {line}", file=sys.stderr, flush=True)
+    return EXIT_STORAGE
 
 
 def _single_instance(path):
@@ -100,10 +128,17 @@ def _single_instance(path):
                 f.close()
                 return None
             time.sleep(0.1)
-    f.seek(0)
-    f.truncate()
-    f.write(f"{os.getpid()}\n")
-    f.flush()
+    try:
+        f.seek(0)
+        f.truncate()
+        f.write(f"{os.getpid()}\n")
+        f.flush()
+    except OSError as e:     # a full disk: flush() names no file
+        try:
+            f.close()
+        except OSError:
+            pass             # the same unwritable buffer; the descriptor is closed anyway
+        raise naming(e, path) from None
     return f
 
 
@@ -128,7 +163,7 @@ def agent_running(lock_path: Path) -> bool | None:
 def status(cfg) -> int:
     from agent.status import problems, read_status, render
     st = read_status(cfg.agent.status_file)
-    now = datetime.now().astimezone()
+    now = hall_now()
     running = agent_running(_lock_path(cfg.agent))
     print(render(st, now, cfg.agent.status_file, running=running))
     if running is False:
@@ -147,7 +182,7 @@ def check(cfg) -> int:
     except (OSError, ValueError) as e:
         print(f"hall-agent: [center] token_file: {e}; write the token `hall-center add-device` printed "
               f"into it, alone", file=sys.stderr)
-        return 2
+        return EXIT_CONFIG
     a = cfg.agent
     alerts = (f"MQTT alerts to {a.mqtt.topic} on {a.mqtt.broker.host}:{a.mqtt.broker.port}"
               if a.mqtt else "no MQTT alerts")
@@ -163,7 +198,8 @@ def main(argv=None) -> int:
         cfg = load_config(args.config)
     except ConfigError as e:
         print(f"hall-agent: configuration error: {e}", file=sys.stderr)
-        return 2
+        return EXIT_CONFIG
+    set_hall_zone(cfg.tablet.timezone)   # logs, the status file and `status` in the hall's time
     return {"status": status, "check": check}.get(args.command, run)(cfg)
 
 

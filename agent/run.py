@@ -28,7 +28,8 @@ from outbox.store import Outbox, OutboxError
 from hallcore.backoff import Backoff
 from agent.sender import Sender
 from agent.status import heartbeat_body, read_status
-from hallcore.fsutil import atomic_write_json
+from hallcore.fsutil import atomic_write_json, disk_full_path, is_disk_full
+from hallcore.hallclock import hall_now
 from hallcore.record import is_bad_review, parse_time
 
 log = logging.getLogger("agent")
@@ -41,7 +42,7 @@ SHOWN_DAMAGED = 50
 
 
 def _now() -> datetime:
-    return datetime.now().astimezone()
+    return hall_now()
 
 
 def _iso(t: datetime | None) -> str | None:
@@ -86,12 +87,15 @@ class Agent:
         while not stop.is_set():
             try:
                 worked = self.turn()
-            except OutboxError:
-                # the outbox store was damaged under us: start-up recovery repairs it, so exit
-                # and let systemd start a fresh process (Restart=always)
-                log.critical("outbox unusable while running; exiting for start-up recovery", exc_info=True)
-                raise
-            except Exception as e:   # a bug or an odd OS error must not end store-and-forward
+            except Exception as e:
+                if disk_full_path(e) is not None:
+                    raise      # hall-agent logs "disk full: <path>" and exits 3; systemd restarts it
+                if isinstance(e, OutboxError):
+                    # the outbox store was damaged under us: start-up recovery repairs it, so exit
+                    # and let systemd start a fresh process (Restart=always)
+                    log.critical("outbox unusable while running; exiting for start-up recovery", exc_info=True)
+                    raise
+                # a bug or an odd OS error must not end store-and-forward
                 log.exception("unexpected error in the agent loop; carrying on")
                 self._failed(f"internal error: {e!r}"[:500])
                 stop.wait(self.backoff.failed())
@@ -295,6 +299,8 @@ class Agent:
         try:
             atomic_write_json(self.settings.status_file, self._status)
         except OSError as e:
+            if is_disk_full(e):
+                raise      # like any full disk: exit 3 (the status would go stale anyway)
             log.error("cannot write the status file", extra={"path": str(self.settings.status_file),
                                                               "problem": str(e)})
         return self._status

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from agent.alerts import alert_line
+from hallcore.hallclock import readable as shown
 from hallcore.record import parse_time
 
 STALE_AFTER_S = 120   # a status older than this means the agent is not running
@@ -39,15 +40,21 @@ def is_stale(status: Mapping[str, Any], now: datetime) -> bool:
     return t is None or (now - t).total_seconds() > STALE_AFTER_S
 
 
+def shown_error(value: Any) -> str:
+    """last_error is "<time> <problem>": its time in hall time too."""
+    when, _, problem = str(value or "").partition(" ")
+    return f"{shown(when)} {problem}" if parse_time(when) is not None else str(value or "-")
+
+
 def problems(status: Mapping[str, Any], now: datetime, *, running: bool | None = None) -> list[str]:
     """What in the status needs hall IT; `hall-agent status` exits 1 if anything does.
     `running`: whether a hall-agent holds the instance lock (None: unknown,
     judged by the file's age; False: the caller says "not running" itself)."""
     out = []
     if running is None and is_stale(status, now):
-        out.append(f"status last written {status.get('clock')}: the agent is not running")
+        out.append(f"status last written {shown(status.get('clock'))}: the agent is not running")
     elif running and is_stale(status, now):
-        out.append(f"status last written {status.get('clock')}: the agent runs but has not "
+        out.append(f"status last written {shown(status.get('clock'))}: the agent runs but has not "
                    f"written it for over {STALE_AFTER_S} s (hung?)")
     if running is not False and status.get("state") == "auth_blocked":
         out.append("sending stopped: the center refuses the device token or the token file is unusable")
@@ -58,8 +65,8 @@ def problems(status: Mapping[str, Any], now: datetime, *, running: bool | None =
 
 
 def render(status: Mapping[str, Any] | None, now: datetime, path: Path, *, running: bool | None = None) -> str:
-    """Readable lines for `hall-agent status`. `running`: whether a hall-agent
-    holds the tablet's instance lock (None: unknown, judged by the file's age)."""
+    """Readable lines for `hall-agent status`, times in the hall's zone. `running`: whether a
+    hall-agent holds the tablet's instance lock (None: unknown, judged by the file's age)."""
     lines = ["hall-agent is not running (nothing holds its instance lock)" + (
         "; its last status:" if status else "")] if running is False else []
     if status is None:
@@ -70,18 +77,18 @@ def render(status: Mapping[str, Any] | None, now: datetime, path: Path, *, runni
         f"state          {state}" + (f" (next try in {status['next_try_s']:.0f} s)"
                                      if status.get("next_try_s") and running is not False else ""),
         f"pending        {status.get('pending')}",
-        f"oldest pending {status.get('oldest_pending') or '-'}",
+        f"oldest pending {shown(status.get('oldest_pending'))}",
         f"quarantined    {status.get('quarantined')}",
         f"damaged        {status.get('damaged', 0)}",
-        f"last success   {status.get('last_success') or '-'}",
-        f"last error     {status.get('last_error') or '-'}",
-        f"version        {status.get('version')}  pid {status.get('pid')}  written {status.get('clock')}",
+        f"last success   {shown(status.get('last_success'))}",
+        f"last error     {shown_error(status.get('last_error'))}",
+        f"version        {status.get('version')}  pid {status.get('pid')}  written {shown(status.get('clock'))}",
     ]
     for q in status.get("quarantine", [])[:20]:
         lines.append(f"  quarantined {q.get('id')} ticket {q.get('ticket')} window {q.get('window_id')}: "
-                     f"{q.get('reason')} ({q.get('at')})")
+                     f"{q.get('reason')} ({shown(q.get('at'))})")
     for d in status.get("damaged_files", [])[-20:]:
-        lines.append(f"  damaged {d.get('file')} (set aside {d.get('at')})")
+        lines.append(f"  damaged {d.get('file')} (set aside {shown(d.get('at'))})")
     for a in status.get("alerts", [])[:20]:
         lines.append(f"  {alert_line(a)}")
     return "\n".join(lines)

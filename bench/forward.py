@@ -22,7 +22,6 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import datetime
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -30,6 +29,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != REPO / "bench"]
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
+from hallcore.hallclock import hall_now  # noqa: E402
 from outbox.store import Outbox  # noqa: E402
 from outbox.spool import Spool, entry  # noqa: E402
 from support.agent_proc import AgentProcess, write_tablet_config  # noqa: E402
@@ -89,7 +89,7 @@ def drain(root: Path, center, n: int) -> float:
                               center={"read_timeout": 30.0}, agent={"batch_size": 500, "heartbeat_interval": 60.0})
     folder = cfg.parent / "outbox"
     Outbox(folder, center.device_id).close()          # a real outbox folder, then 10k pending records
-    put_at = datetime.now().astimezone().isoformat()
+    put_at = hall_now().isoformat()
     Spool(folder / "pending").write_many_unsynced(
         entry(dict(vote(i, device_id=center.device_id), seq=i + 1), put_at) for i in range(n))
     box = Outbox(folder, center.device_id)

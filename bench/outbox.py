@@ -20,7 +20,7 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Callable
 
@@ -35,11 +35,11 @@ from outbox.archive import PART_SIZE, Archive  # noqa: E402
 from outbox.store import Outbox  # noqa: E402
 from outbox.spool import Spool, entry  # noqa: E402
 from hallcore.fsutil import atomic_write_json  # noqa: E402
+from hallcore.hallclock import DEFAULT_TZ  # noqa: E402
 from hallcore.record import new_record  # noqa: E402
 
 DEVICE = "tab-bench"
-CST = timezone(timedelta(hours=8))
-T = datetime(2026, 11, 27, 15, 0, tzinfo=CST)
+T = datetime(2026, 11, 27, 15, 0, tzinfo=DEFAULT_TZ)
 TEMPLATE = new_record(device_id=DEVICE, region_code="430922", hall_id="taojiang", window_id="03",
                       staff_id="1024", staff_name="李明", ticket="A023", case_no=None,
                       matter_code="M1", matter_name="居民身份证换领", matter_index=1, matter_count=1,
@@ -60,7 +60,7 @@ def fresh(seq: int | None = None) -> dict:
 
 def add_pending(folder: Path, first_seq: int, n: int) -> None:
     (folder / "pending").mkdir(parents=True, exist_ok=True)
-    put_at = datetime.now(CST).isoformat()
+    put_at = datetime.now(DEFAULT_TZ).isoformat()
     Spool(folder / "pending").write_many_unsynced(entry(fresh(s), put_at) for s in range(first_seq, first_seq + n))
 
 
@@ -68,7 +68,7 @@ def add_archived(folder: Path, first_seq: int, n: int) -> None:
     archive_dir = folder / "archive"
     archive_dir.mkdir(parents=True, exist_ok=True)
     archive = Archive(archive_dir)
-    put_at = datetime.now(CST).isoformat()
+    put_at = datetime.now(DEFAULT_TZ).isoformat()
     for k, start in enumerate(range(first_seq, first_seq + n, PART_SIZE)):   # one full part per past day
         day = date(2026, 11, 27) - timedelta(days=k)
         batch = [entry(fresh(s), put_at) for s in range(start, min(start + PART_SIZE, first_seq + n))]

@@ -13,10 +13,11 @@ from typing import Any, Callable
 import requests
 from sqlalchemy import insert, select, update
 
+from hallcore.hallclock import to_db
+
 from .cases import retry_delay
 from .config import AlertConfig
 from .db import alerts
-from .hallclock import to_db
 
 log = logging.getLogger("center.alerts")
 mqtt_log = logging.getLogger("center.alerts.mqtt")

@@ -8,6 +8,7 @@ from typing import Any, Mapping
 
 from sqlalchemy import func, insert, select, update
 
+from hallcore.hallclock import from_db, hall_day, in_hall, show, stamp, to_db
 from hallcore.record import parse_time
 
 from . import alerting
@@ -15,7 +16,6 @@ from .cases import (
     ACTION_LABELS, RUNNING_STATES, Actor, CaseError, CaseView, apply, due_alerts,
 )
 from .db import case_log, cases, daily_stats, records
-from .hallclock import HALL_TZ, from_db, show, to_db
 
 SYSTEM = Actor("系统", "system")
 
@@ -30,13 +30,13 @@ def _alert_payload(rec: Mapping[str, Any], due_at: datetime) -> dict[str, Any]:
     return {"record_id": rec["id"], "hall_id": rec["hall_id"], "window_id": rec["window_id"],
             "staff_id": rec["staff_id"], "staff_name": rec["staff_name"],
             "matter_name": rec["matter_name"], "reasons": rec.get("reasons") or [],
-            "due_at": due_at.astimezone(HALL_TZ).isoformat(timespec="seconds")}
+            "due_at": stamp(due_at)}
 
 
 def open_case(conn, center, rec: Mapping[str, Any], row: Mapping[str, Any], now: datetime) -> int:
     """A new case for a freshly stored bad review, due by the center's calendar."""
     voted_at = parse_time(rec["voted_at"])
-    due = center.deadlines.handling(voted_at.astimezone(HALL_TZ))
+    due = center.deadlines.handling(in_hall(voted_at))
     tablet_due = parse_time(rec.get("due_at"))
     case_id = conn.execute(insert(cases).returning(cases.c.id), dict(
         record_id=rec["id"], hall_id=rec["hall_id"], window_id=rec["window_id"],
@@ -88,7 +88,7 @@ def _exclude_from_scores(conn, rec: Mapping[str, Any], department: str) -> None:
     """An upheld appeal: the bad review stays stored but leaves the scores."""
     at = parse_time(rec.get("voted_at"))
     conn.execute(update(daily_stats).where(
-        daily_stats.c.day == at.astimezone(HALL_TZ).date(), daily_stats.c.department == department,
+        daily_stats.c.day == hall_day(at), daily_stats.c.department == department,
         daily_stats.c.window_id == rec["window_id"],
         daily_stats.c.staff_id == rec["staff_id"], daily_stats.c.staff_name == rec["staff_name"],
         daily_stats.c.matter_code == rec["matter_code"],
@@ -99,7 +99,7 @@ def _exclude_from_scores(conn, rec: Mapping[str, Any], department: str) -> None:
 def check_deadlines(center) -> dict[str, int]:
     """Send the due-day reminder and escalate overdue cases; idempotent."""
     now = center.clock()
-    local_now = now.astimezone(HALL_TZ)
+    local_now = in_hall(now)
     horizon = to_db(now + timedelta(days=1))
     counts = {"due_today": 0, "escalate": 0}
     with center.engine.begin() as conn:
@@ -109,7 +109,7 @@ def check_deadlines(center) -> dict[str, int]:
             .order_by(cases.c.id)).all()
         for row in rows:
             due = from_db(row.due_at)
-            for kind in due_alerts(row.state, due.astimezone(HALL_TZ), due_alerted=row.due_alerted,
+            for kind in due_alerts(row.state, due, due_alerted=row.due_alerted,
                                    escalated=row.escalated, now=local_now,
                                    morning=center.cfg.alerts.morning):
                 flag = {"due_today": "due_alerted", "escalate": "escalated"}[kind]

@@ -8,13 +8,16 @@ import sys
 from pathlib import Path
 
 from hallcore.config import ConfigError
+from hallcore.hallclock import HallTimeFormatter, set_hall_zone
 
 from .config import load_config
 from .service import Center, CenterError
 
 
 def _center(args) -> Center:
-    center = Center(load_config(args.config))
+    cfg = load_config(args.config)
+    set_hall_zone(cfg.timezone)      # pages, exports, log lines and the statistics day
+    center = Center(cfg)
     center.migrate()
     return center
 
@@ -107,7 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handler = logging.StreamHandler()
+    handler.setFormatter(HallTimeFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
     try:
         return args.func(args)
     except (ConfigError, CenterError) as e:

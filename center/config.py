@@ -8,8 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import time
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from hallcore.config import ConfigError, Table, load_toml
+from hallcore.hallclock import DEFAULT_TZ
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,7 @@ class CenterConfig:
     clock_skew_warn_s: int = 120
     closing: time = time(17, 30)
     holiday_file: Path | None = None
+    timezone: ZoneInfo = DEFAULT_TZ      # the hall's: pages, exports, the statistics day (hallcore.hallclock)
     departments: dict[str, str] = field(default_factory=dict)   # window_id -> 部门
     alerts: AlertConfig = field(default_factory=AlertConfig)
 
@@ -99,6 +102,7 @@ def load_config(path: str | Path) -> CenterConfig:
         clock_skew_warn_s=c.int("clock_skew_warn_s", 120, min=1),
         closing=_clock(c, "closing", time(17, 30)),
         holiday_file=c.path("holiday_file", None, base=base, must_exist=True),
+        timezone=c.zone("timezone"),
         departments=dict(d.data),
         alerts=alerts,
     )

@@ -21,6 +21,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import func, select
 from starlette.middleware.sessions import SessionMiddleware
 
+from hallcore.hallclock import countdown, from_db, hall_day, show
 from hallcore.packagedata import shipped
 from hallcore.record import mask_phone
 
@@ -30,7 +31,6 @@ from .cases import (
     ACTION_LABELS, APPEAL_LABELS, CLAIM_LABELS, STATE_LABELS, Actor, CaseError, available,
 )
 from .db import alerts, cases, devices, records, users
-from .hallclock import HALL_TZ, countdown, from_db, show
 
 TEMPLATES = Jinja2Templates(directory=str(shipped(__package__, "templates")))
 MAX_PERIOD_DAYS = 3660
@@ -214,7 +214,7 @@ def mount_dashboard(app: FastAPI, center) -> None:
     def stats_page(request: Request, start: str | None = None, end: str | None = None,
                    by: str = "window"):
         actor = user(request)
-        s, e = _period(start, end, center.clock().astimezone(HALL_TZ).date())
+        s, e = _period(start, end, hall_day(center.clock()))
         by = by if by in stats.GROUPS else "window"
         win = actor.window_id if actor.role == "handler" else None
         with center.engine.connect() as conn:
@@ -267,7 +267,7 @@ def mount_dashboard(app: FastAPI, center) -> None:
 
     def _export(request: Request, start, end, kind: str):
         actor = user(request)
-        s, e = _period(start, end, center.clock().astimezone(HALL_TZ).date())
+        s, e = _period(start, end, hall_day(center.clock()))
         win = actor.window_id if actor.role == "handler" else None
         name = f"hall-records-{s:%Y%m%d}-{e:%Y%m%d}.{kind}"
         gen = (export.csv_chunks if kind == "csv" else export.json_chunks)(center.engine, s, e, win)

@@ -11,10 +11,10 @@ from typing import Any, Iterator, Mapping
 
 from sqlalchemy import select
 
+from hallcore.hallclock import compact
 from hallcore.record import mask_phone, parse_time
 
 from .db import cases, records
-from .hallclock import compact
 
 CHANNEL_LABELS = {"hall_tablet": "政务大厅平板电脑"}
 ANONYMOUS = "匿名"

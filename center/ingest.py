@@ -16,11 +16,11 @@ from typing import Any, Mapping
 from sqlalchemy import case as sql_case, update
 from sqlalchemy.exc import OperationalError
 
+from hallcore.hallclock import hall_day, to_db
 from hallcore.record import is_bad_review, parse_time, validate_record
 
 from . import casework
 from .db import daily_stats, devices, records
-from .hallclock import hall_day, to_db
 from .sqlutil import insert_for, is_retryable
 
 MAX_REASON = 1000

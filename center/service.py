@@ -10,6 +10,7 @@ from typing import Any, Callable
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from hallcore.hallclock import to_db, utc_now
 from hallcore.record import parse_time
 
 from . import alerting
@@ -17,7 +18,6 @@ from .auth import ROLES, hash_password, new_device_token, token_hash
 from .config import CenterConfig
 from .db import devices, make_engine, migrate, users
 from .deadlines import Deadlines
-from .hallclock import to_db, utc_now
 
 MAX_DEVICE_ID = 64
 

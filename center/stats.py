@@ -14,6 +14,8 @@ from html import escape
 from sqlalchemy import and_, case, delete, func, insert, select
 from sqlalchemy.engine import Engine
 
+from hallcore.hallclock import hall_today, hall_zone, to_db
+
 from .db import cases, daily_stats, records
 
 GROUPS = {
@@ -98,8 +100,7 @@ def summary(conn, start: date, end: date, by: str, window_id: str | None = None)
 def _utc_start(d: date):
     """Midnight hall time of `d` as the naive UTC the tables store."""
     from datetime import datetime, time
-    from .hallclock import HALL_TZ, to_db
-    return to_db(datetime.combine(d, time(0), tzinfo=HALL_TZ))
+    return to_db(datetime.combine(d, time(0), tzinfo=hall_zone()))
 
 
 def totals(rows: list[Row]) -> Row:
@@ -139,7 +140,7 @@ def trend_svg(points: list[tuple[date, Row]], start: date | None = None, end: da
                      f'<text x="{pad_l - 4}" y="{y + 4:.1f}" font-size="10" text-anchor="end">'
                      f'{int(frac * 100)}%</text>')
     n = len(points)
-    first = start or (points[0][0] if points else date.today())
+    first = start or (points[0][0] if points else hall_today())
     span = max(((end or (points[-1][0] if points else first)) - first).days, 0)
 
     def xy(d: date, v: float) -> str:

@@ -8,6 +8,9 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 from typing import Any, Mapping, Sequence
+from zoneinfo import ZoneInfo
+
+from hallcore.hallclock import DEFAULT_ZONE, zone_named
 
 from hallcore.fsutil import regular_file_problem
 
@@ -113,6 +116,14 @@ class Table:
             raise self.error(name, f"expected a list of non-empty strings, got {v!r}",
                              'write it as ["a", "b"]')
         return list(v)
+
+    def zone(self, name: str, default: str = DEFAULT_ZONE) -> ZoneInfo:
+        """An IANA time zone name (hallcore.hallclock.zone_named checks it)."""
+        v = self.str(name, default)
+        try:
+            return zone_named(v)
+        except ValueError as e:
+            raise self.error(name, str(e), f'use an IANA zone name, e.g. "{DEFAULT_ZONE}" or "Asia/Urumqi"') from None
 
     def path(self, name: str, default: Any = _MISSING, *, base: Path | None = None,
              must_exist: bool = False) -> Path | None:

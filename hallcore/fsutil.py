@@ -6,6 +6,7 @@ leaves either the old file or the new one, never a torn mix.
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
 import stat
@@ -13,27 +14,64 @@ from pathlib import Path
 from typing import Any
 
 
+def is_disk_full(e: OSError) -> bool:
+    """The file system (or the user's quota) has no room left."""
+    return e.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
+def disk_full_path(e: BaseException | None) -> str | None:
+    """If `e`, or what caused it (an OutboxError wraps the OSError), is a full
+    disk: the file that could not be written ("?" when unnamed); else None."""
+    seen = 0
+    while e is not None and seen < 10:     # a cause chain is short; bounded anyway
+        if isinstance(e, OSError) and is_disk_full(e):
+            return str(e.filename) if e.filename is not None else "?"
+        e, seen = e.__cause__ or e.__context__, seen + 1
+    return None
+
+
+def naming(e: OSError, path: str | os.PathLike) -> OSError:
+    """`e` naming `path`: os.write and os.fsync name no file, and a temp file's
+    name would not tell hall IT which file could not be written."""
+    if e.errno is None or (e.filename == str(path) and e.filename2 is None):
+        return e
+    return OSError(e.errno, e.strerror or str(e), str(path))   # the errno's subclass, e.g. PermissionError
+
+
 def fsync_dir(folder: str | os.PathLike) -> None:
     """Make a rename or create in `folder` survive a power cut."""
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as e:
+        raise naming(e, folder) from None
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Replace `path` with `data`, durably. An OSError names `path` (the
+    target, not the temp file); a failed write leaves the old file and no
+    temp file behind (a full disk gets its room back)."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except OSError as e:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise naming(e, path) from None
     fsync_dir(path.parent)
 
 

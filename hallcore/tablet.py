@@ -1,7 +1,7 @@
 """The tables of the tablet's TOML file that kiosk and agent share (DESIGN.md section 6).
 
     [device]   id, region_code, hall_id, window_id
-    [office]   closing = "17:30", holiday_file
+    [office]   closing = "17:30", holiday_file, timezone = "Asia/Shanghai"
     [storage]  folder (the kiosk's journal; the outbox by default), outbox
 
 Each process reads these with `tablet_config(root, config_dir)` and then its
@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import time
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from hallcore.config import ConfigError, Table, load_toml
 from hallcore.record import is_region_code
@@ -38,6 +39,7 @@ class TabletConfig:
     window_id: str
     closing: time
     holiday_file: Path | None
+    timezone: ZoneInfo             # the hall's: what people read, which day a vote is (hallcore.hallclock)
     storage: Path
     outbox_folder: Path            # outbox.store.Outbox(outbox_folder, device_id): kiosk puts, agent sends
     config_dir: Path
@@ -90,6 +92,7 @@ def tablet_config(root: Table, config_dir: Path) -> TabletConfig:
     office = root.table("office")
     closing = clock_time(office, "closing", DEFAULT_CLOSING)
     holiday_file = office.path("holiday_file", None, base=config_dir, must_exist=True)
+    zone = office.zone("timezone")
     office.reject_unknown()
     try:
         calendar = WorkCalendar(holiday_file)
@@ -105,7 +108,7 @@ def tablet_config(root: Table, config_dir: Path) -> TabletConfig:
             raise st.error(name, f"{p} exists and is not a folder", "point it at a folder")
     st.reject_unknown()
     return TabletConfig(device_id=device_id, region_code=region, hall_id=hall_id, window_id=window_id,
-                        closing=closing, holiday_file=holiday_file, storage=folder, outbox_folder=outbox,
+                        closing=closing, holiday_file=holiday_file, timezone=zone, storage=folder, outbox_folder=outbox,
                         config_dir=config_dir, calendar=calendar)
 
 

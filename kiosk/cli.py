@@ -5,7 +5,10 @@
                                                         layout rules and the voice prompts
     hall-kiosk hash-pin                                 print a pin_hash for [admin]
 
-A config error prints the key, the problem and the fix, and exits 2.
+A config error prints the key, the problem and the fix, and exits 2. An
+outbox that cannot be opened (a full disk, a damaged store file, no write
+permission) prints what it could not write and exits 3; systemd starts the
+kiosk again, and it comes up once the problem is gone.
 """
 from __future__ import annotations
 
@@ -18,8 +21,10 @@ from hallcore.config import ConfigError
 from kiosk import admin
 from kiosk.config import KioskConfig, load_kiosk_config
 from kiosk.preflight import check_files
+from outbox import OutboxError
 
 EXIT_CONFIG = 2
+EXIT_OUTBOX = 3
 
 
 def run(config: KioskConfig) -> int:
@@ -35,7 +40,12 @@ def run(config: KioskConfig) -> int:
         print("hall-kiosk: the config is valid, but the kiosk screens (kiosk/ui/app.py) are not "
               "installed in this build", file=sys.stderr)
         return 1
-    return run_app(config)
+    try:
+        return run_app(config)
+    except OutboxError as e:    # names the folder or file and why
+        # the real stderr: Kivy has taken sys.stderr over, and drops it without a console log
+        print(f"hall-kiosk: cannot start: {e}", file=sys.__stderr__ or sys.stderr, flush=True)
+        return EXIT_OUTBOX
 
 
 def _read_pin() -> str:

@@ -9,9 +9,10 @@ import json
 import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime
 from typing import Any, Callable, Mapping
 
+from hallcore.hallclock import assume_hall, hall_today
 from hallcore.record import MAX_MATTERS, MAX_TEXT, parse_time
 
 EVENT_KINDS = ("call", "finish", "cancel")   # finish = 办结, starts the evaluation
@@ -54,7 +55,6 @@ class EventError(ValueError):
 
 MAX_PAYLOAD = 8 * 1024            # DESIGN §4: an MQTT message is at most 8 KiB
 MAX_TICKET = 32
-HALL_TZ = timezone(timedelta(hours=8))   # China Standard Time: naive vendor times are local
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -112,8 +112,7 @@ def build_event(fields: Mapping[str, Any], *, window: str | None) -> TicketEvent
         raise EventError(f"more than {MAX_MATTERS} matters on one ticket", "too_long")
     ts = fields.get("ts")
     if isinstance(ts, datetime):
-        if ts.utcoffset() is None:
-            ts = ts.replace(tzinfo=HALL_TZ)
+        ts = assume_hall(ts)
     elif ts is not None:
         parsed = parse_time(ts)
         if parsed is None:
@@ -197,7 +196,7 @@ class EventDeduplicator:
 
     Rule: events are idempotent per (service day, ticket, kind) within one
     "cycle" of a ticket. The service day is the date of the event's `ts` in
-    its own offset, else today's date from `today()`; queue systems restart
+    its own offset, else the hall's date today from `today()`; queue systems restart
     numbering each morning, so A001 tomorrow is a new ticket. Within a day a
     ticket number may be reused (a wrapped counter): a `call` with a `ts` not
     seen before, for a ticket whose cycle already ended (finish or cancel
@@ -207,7 +206,7 @@ class EventDeduplicator:
     `ts`. Memory is bounded: the oldest tickets are forgotten past `capacity`.
     """
 
-    def __init__(self, capacity: int = 5000, today: Callable[[], date] = date.today):
+    def __init__(self, capacity: int = 5000, today: Callable[[], date] = hall_today):
         self.capacity = capacity
         self._today = today
         self._cycles: OrderedDict[tuple[date, str], _Cycle] = OrderedDict()

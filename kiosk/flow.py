@@ -45,6 +45,7 @@ from hallcore.record import (DEFAULT_BAD_REVIEW_REASONS, MAX_COMMENT, MAX_MATTER
 from hallcore.workdays import HANDLING_WORKDAYS, WorkCalendar, deadline
 from kiosk.events import Matter, TicketEvent
 from kiosk.journal import JournalError, JournalState, OpenEvaluation, OpenMatter
+from outbox import OutboxError
 
 log = logging.getLogger(__name__)
 
@@ -430,8 +431,11 @@ class KioskFlow:
             self.counters["records_rejected"] += 1
             matter.result = "rejected"
             return True
-        except Exception:          # disk full, I/O error...: nothing advances, retried on the next tap/tick
-            log.exception("outbox could not store the record for %s matter %d", ev.ticket, index + 1)
+        except Exception as e:     # disk full, I/O error...: nothing advances, retried on the next tap/tick
+            if isinstance(e, (OSError, OutboxError)):   # the disk's state, not a bug: one line says which file
+                log.error("outbox could not store the record for %s matter %d: %s", ev.ticket, index + 1, e)
+            else:
+                log.exception("outbox could not store the record for %s matter %d", ev.ticket, index + 1)
             self.counters["store_failures"] += 1
             self._message, self._dirty = MSG_STORE_FAILED, True
             self._retry_at = now + STORE_RETRY
@@ -500,8 +504,8 @@ class KioskFlow:
     def _save_journal(self) -> None:
         try:
             self._journal.save(self._state.to_json())
-        except OSError:   # the votes are in the outbox; only crash-resume is weakened
-            log.exception("could not write the journal")
+        except OSError as e:   # the votes are in the outbox; only crash-resume is weakened
+            log.error("could not write the journal: %s", e)
             self.counters["journal_failures"] += 1
 
     def _load_journal(self) -> JournalState | None:

@@ -16,11 +16,11 @@ import json
 import logging
 import os
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from hallcore.fsutil import atomic_write_json, fsync_dir
+from hallcore.hallclock import hall_now
 from hallcore.record import UNRATED_REASONS, parse_time
 from kiosk.events import EventError, TicketEvent, build_event, event_to_json
 
@@ -174,7 +174,7 @@ class Journal:
 
     def set_aside(self, why: str) -> Path:
         """Move a journal that cannot be used out of the way and report it."""
-        stamp = datetime.now().strftime("%Y%m%dT%H%M%S")
+        stamp = hall_now().strftime("%Y%m%dT%H%M%S")
         aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
         n = 1
         while aside.exists():   # never overwrite an earlier one

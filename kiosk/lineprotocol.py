@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from hallcore.config import Table, load_toml
-from kiosk.events import EVENT_KINDS, HALL_TZ, Done, EventError, TicketEvent, build_event
+from hallcore.hallclock import assume_hall
+from kiosk.events import EVENT_KINDS, Done, EventError, TicketEvent, build_event
 
 GROUPS = ("verb", "ticket", "window", "staff_id", "staff_name", "case_no", "matters",
           "matter_code", "matter_name", "time")
@@ -155,7 +156,7 @@ class LineProfile:
                  else datetime.strptime(text, self.time_format))
         except ValueError:
             raise EventError(f"time {text[:40]!r} does not match {self.time_format!r}", "wrong_type") from None
-        return t if t.utcoffset() is not None else t.replace(tzinfo=HALL_TZ)
+        return assume_hall(t)
 
     def format_done(self, ticket: str, rated: int, unrated: int) -> str:
         """The back-channel line, without the line ending."""

@@ -22,13 +22,13 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, replace
-from datetime import datetime
 from pathlib import Path
 from typing import Iterator, Sequence
 from urllib.parse import urlparse
 
+from hallcore.hallclock import hall_now
 from hallcore.packagedata import CONFIG, shipped
-from kiosk.events import (HALL_TZ, Done, EventError, Matter, TicketEvent, event_to_json, load_matters,
+from kiosk.events import (Done, EventError, Matter, TicketEvent, event_to_json, load_matters,
                           parse_done_payload)
 from kiosk.lineprotocol import LineSplitter, format_default_line, parse_done_line
 
@@ -232,12 +232,12 @@ def main(argv: Sequence[str] | None = None, stop: threading.Event | None = None)
                 break
             started = time.monotonic()
             # stamped at send time: a ticket number reused by a later run is a new ticket to the kiosk
-            link.send(replace(t.call, ts=datetime.now(HALL_TZ)))
+            link.send(replace(t.call, ts=hall_now()))
             print(f"call   {t.call.ticket} window {args.window}: {', '.join(m.name for m in t.call.matters)}",
                   flush=True)
             if stop.wait(t.service_seconds):
                 break
-            link.send(replace(t.end(), ts=datetime.now(HALL_TZ)))
+            link.send(replace(t.end(), ts=hall_now()))
             print(f"{t.outcome:<6} {t.call.ticket}", flush=True)
             bound = done_bound(t)
             if args.wait_done and t.outcome == "finish" and not _wait_done(link.done, t.call.ticket, bound, stop):

@@ -37,7 +37,8 @@ from typing import Any, Iterable, Iterator, Mapping
 from outbox.archive import Archive, Quarantine, max_seq
 from outbox.spool import Spool
 from outbox.tinystore import StoreDamaged
-from hallcore.fsutil import atomic_write_json
+from hallcore.fsutil import atomic_write_json, naming
+from hallcore.hallclock import hall_now
 from hallcore.record import FieldError, RecordError, check_record, is_bad_review, parse_time
 
 log = logging.getLogger(__name__)
@@ -79,7 +80,7 @@ def admit(record: Any, device_id: str) -> dict[str, Any]:
 
 
 def _now() -> datetime:
-    return datetime.now().astimezone()
+    return hall_now()   # put_at, acked_at and the archive part's day are the hall's
 
 
 def _iso(t: datetime) -> str:
@@ -227,14 +228,17 @@ class Outbox:
             before = 0
         tmp = self.folder / f".{LAST_PUT}.{os.getpid()}.tmp"
         try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        os.symlink(str(seq), tmp)
-        # Strictly increasing even within one clock tick, so a poller never misses a put.
-        stamp = max(time.time_ns(), before + 1_000)
-        os.utime(tmp, ns=(stamp, stamp), follow_symlinks=False)
-        os.replace(tmp, link)
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+            os.symlink(str(seq), tmp)
+            # Strictly increasing even within one clock tick, so a poller never misses a put.
+            stamp = max(time.time_ns(), before + 1_000)
+            os.utime(tmp, ns=(stamp, stamp), follow_symlinks=False)
+            os.replace(tmp, link)
+        except OSError as e:
+            raise naming(e, link) from None
 
     @property
     def last_change(self) -> float:
@@ -272,10 +276,26 @@ class Outbox:
             # writer still never reuses the number (start-up recovery rewinds it).
             self._publish_last_put(seq)
             self._last_seq = seq
-            self.spool.write(rec, _iso(_now()))
+            try:
+                self.spool.write(rec, _iso(_now()))
+            except OSError:
+                if not self.spool.exists(rec["id"]):   # else only the folder's fsync failed: seq is used
+                    self._unreserve(seq)
+                raise
             self._where[rec["id"]] = PENDING
             self._publish_last_put(seq)   # now the record is on disk: tell pollers
         return dict(rec)
+
+    def _unreserve(self, seq: int) -> None:
+        """A put that failed (a full disk) gives its seq back, so the retried
+        put takes it and the center sees no gap. Under the put lock: no other
+        put can have taken a later seq. If even this fails, the number stays
+        reserved, as after a crash."""
+        self._last_seq = seq - 1
+        try:
+            self._publish_last_put(seq - 1)
+        except OSError as e:
+            log.warning("outbox %s: seq %d stays reserved after a failed put: %s", self.folder, seq, e)
 
     def _stored(self, record_id: str) -> dict[str, Any] | None:
         if record_id not in self._where and not self.spool.exists(record_id):

@@ -5,4 +5,6 @@ pytest_plugins = [
     "tests.support.mosquitto",   # mosquitto: a real broker on a free loopback port
     "tests.support.postgres",    # pg_admin_url: a throwaway PostgreSQL cluster, or HALL_TEST_PG
     "tests.support.center",      # pg_url, db_url, running_center
+    "tests.support.disk",        # small_disk: a 2 MiB tmpfs that can be filled
+    "tests.support.hallzone",    # every test starts in the default hall zone
 ]

@@ -11,7 +11,7 @@ import logging
 import signal
 import sys
 import time as _time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
 
@@ -25,6 +25,7 @@ from kivy.uix.label import Label
 from kivy.uix.screenmanager import Screen
 from kivy.uix.widget import Widget
 
+from hallcore.hallclock import hall_now, set_hall_zone
 from hallcore.record import OTHER_REASON
 from kiosk.config import bold_of
 from kiosk.ui import KV_FILE
@@ -35,15 +36,10 @@ from kiosk.ui.widgets import Deck, KeyButton, RatingButton, ReasonButton  # noqa
 
 log = logging.getLogger(__name__)
 
-HALL_TZ = timezone(timedelta(hours=8))
 TICK_S = 0.2          # how often the flow is ticked (reminder, timeout, thanks)
 ADMIN_SCREENS = ("admin_pin", "admin")
 ADMIN_IDLE_S = 120.0  # an admin screen left open goes back to the citizens' screen after this
 PHONE_KEYS = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "del", "0", "")
-
-
-def hall_now() -> datetime:
-    return datetime.now(HALL_TZ)
 
 
 _kv_loaded = False
@@ -454,6 +450,7 @@ def _kivy_fullscreen() -> bool:
 def build_kiosk(config, *, offscreen: bool = False, size: tuple[int, int] | None = None):
     """The kiosk's parts on a validated kiosk.config.KioskConfig, not yet
     started: (app, source, outbox)."""
+    set_hall_zone(config.tablet.timezone)   # the kiosk's screens, records and log lines
     from kiosk.ui.boot import configure_kivy
     configure_kivy(fullscreen=config.fullscreen and not offscreen, size=size, offscreen=offscreen)
     from kiosk.ui.sounds import Sounds

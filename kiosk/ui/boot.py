@@ -12,6 +12,23 @@ def _no_cutbuffer_alarm(record) -> bool:
     return not str(record.msg).startswith("Cutbuffer: Unable to find any valuable")
 
 
+def stamp_log_lines() -> None:
+    """Kivy's console lines (the kiosk's log: journald's, the demo's file)
+    start with the time in the hall's zone, whatever the tablet's OS zone."""
+    import logging
+
+    from kivy.logger import ConsoleHandler, KivyFormatter
+
+    from hallcore.hallclock import HallTimeFormatter
+
+    class HallKivyFormatter(HallTimeFormatter, KivyFormatter):
+        pass
+
+    for h in logging.root.handlers:
+        if isinstance(h, ConsoleHandler):
+            h.setFormatter(HallKivyFormatter("%(asctime)s [%(levelname)-7s] %(message)s", use_color=False))
+
+
 def configure_kivy(*, fullscreen: bool, size: tuple[int, int] | None = None,
                    offscreen: bool = False, home: str | None = None, quiet: bool = False,
                    max_fps: int = 60) -> None:
@@ -34,6 +51,7 @@ def configure_kivy(*, fullscreen: bool, size: tuple[int, int] | None = None,
     from kivy.config import Config
     from kivy.logger import Logger
     Logger.addFilter(_no_cutbuffer_alarm)
+    stamp_log_lines()
     Config.set("kivy", "exit_on_escape", "0")
     Config.set("kivy", "pause_on_minimize", "0")
     Config.set("graphics", "resizable", "1")

@@ -1,11 +1,12 @@
 """Deadline alerts for unsent bad reviews (agent/alerts.py)."""
 from datetime import datetime, timedelta
 
+from hallcore.hallclock import DEFAULT_TZ
 from agent.alerts import OVERDUE, WARNING, deadline_alerts
-from tests.support.outbox_records import CST, vote
+from tests.support.outbox_records import vote
 
-VOTE = datetime(2026, 11, 27, 15, 0, tzinfo=CST)          # Friday
-DUE = datetime(2026, 12, 1, 17, 30, tzinfo=CST)           # Tuesday 17:30
+VOTE = datetime(2026, 11, 27, 15, 0, tzinfo=DEFAULT_TZ)          # Friday
+DUE = datetime(2026, 12, 1, 17, 30, tzinfo=DEFAULT_TZ)           # Tuesday 17:30
 BEFORE = timedelta(hours=4)
 
 

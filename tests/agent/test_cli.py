@@ -1,10 +1,12 @@
 """hall-agent command line (agent/cli.py)."""
 import json
-from datetime import datetime
-
+import os
 import subprocess
 import threading
 import sys
+from datetime import datetime
+
+import pytest
 
 from agent.cli import _single_instance, main
 from agent.status import is_stale
@@ -103,3 +105,49 @@ def test_the_agent_waits_out_a_status_probe_on_its_lock(tmp_path):
     lock = _single_instance(tmp_path / "agent.lock")
     assert lock is not None
     lock.close()
+
+
+# ------------------------------------------------------------ the hall's time zone
+
+UTC_STATUS = {"state": "backoff", "pending": 2, "quarantined": 0,
+              "oldest_pending": "2026-11-27T01:00:00+00:00", "last_success": "2026-11-27T06:00:00+00:00",
+              "last_error": "2026-11-27T06:59:00+00:00 refused", "version": "0.1.0", "pid": 1,
+              "clock": "2026-11-27T07:00:00+00:00"}
+
+
+def run_status(config) -> subprocess.CompletedProcess:
+    """`hall-agent status` as hall IT runs it, on a tablet whose OS zone is UTC."""
+    return subprocess.run([sys.executable, "-m", "agent.cli", "status", "--config", str(config)],
+                          capture_output=True, text=True, cwd=REPO, timeout=60, env={**os.environ, "TZ": "UTC"})
+
+
+def test_status_prints_hall_time_even_on_a_utc_tablet(tmp_path):
+    path = write_tablet_config(tmp_path, "https://c.example", "tok")
+    (tmp_path / "agent-status.json").write_text(json.dumps(UTC_STATUS))    # as an agent in UTC wrote it
+    out = run_status(path).stdout
+    assert "oldest pending 2026-11-27T09:00:00+08:00" in out and "last success   2026-11-27T14:00:00+08:00" in out
+    assert "last error     2026-11-27T14:59:00+08:00 refused" in out and "written 2026-11-27T15:00:00+08:00" in out
+    assert "+00:00" not in out
+    assert json.loads((tmp_path / "agent-status.json").read_text()) == UTC_STATUS     # stored times unchanged
+
+
+def test_status_prints_the_zone_the_hall_is_configured_in(tmp_path):
+    path = write_tablet_config(tmp_path, "https://c.example", "tok", office={"timezone": "Asia/Urumqi"})
+    (tmp_path / "agent-status.json").write_text(json.dumps(UTC_STATUS))
+    out = run_status(path).stdout
+    assert "oldest pending 2026-11-27T07:00:00+06:00" in out and "written 2026-11-27T13:00:00+06:00" in out
+    assert "+00:00" not in out and "+08:00" not in out
+
+
+@pytest.mark.parametrize("zone,offset", [(None, "+08:00"), ("Asia/Urumqi", "+06:00")])
+def test_the_agents_log_and_status_file_are_in_hall_time_on_a_utc_tablet(tmp_path, zone, offset):
+    path = write_tablet_config(tmp_path, "http://127.0.0.1:9", "tok", office={"timezone": zone} if zone else None)
+    with AgentProcess(path, env={"TZ": "UTC"}) as agent:
+        wait_for(lambda: agent.check() and (tmp_path / "agent-status.json").exists()
+                 and (tmp_path / "agent.log").exists() and "agent started" in (tmp_path / "agent.log").read_text(),
+                 30, what="the agent's first log line and status")
+        assert agent.stop() == 0
+    lines = [json.loads(x) for x in (tmp_path / "agent.log").read_text().splitlines()]
+    assert lines and all(x["ts"].endswith(offset) for x in lines)
+    status = json.loads((tmp_path / "agent-status.json").read_text())
+    assert status["clock"].endswith(offset)

@@ -78,7 +78,6 @@ def test_a_token_file_that_is_not_a_regular_file_is_a_config_error(tmp_path):
 
 def test_example_and_demo_files_hold_valid_agent_tables(tmp_path):
     import shutil
-    from pathlib import Path
     src = CONFIG
     shutil.copy(src / "holidays.toml", tmp_path)
     (tmp_path / "tok").write_text("t")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import queue
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest

@@ -1,9 +1,10 @@
 """What hall IT and the center see of the agent (agent/status.py)."""
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
+from hallcore.hallclock import DEFAULT_TZ
 from agent.status import heartbeat_body, is_stale, problems, render
 
-NOW = datetime(2026, 11, 27, 15, 0, tzinfo=timezone(timedelta(hours=8)))
+NOW = datetime(2026, 11, 27, 15, 0, tzinfo=DEFAULT_TZ)
 ST = {"state": "backoff", "next_try_s": 12.0, "pending": 7, "oldest_pending": "2026-11-27T09:00:00+08:00",
       "quarantined": 1, "quarantined_ids": ["q1"], "last_success": "2026-11-27T14:00:00+08:00",
       "last_error": "2026-11-27T14:59:00+08:00 refused: x" + "y" * 3000, "version": "0.1.0",

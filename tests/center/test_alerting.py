@@ -8,10 +8,11 @@ from datetime import datetime
 import paho.mqtt.client as mqtt
 import pytest
 
+from hallcore.hallclock import DEFAULT_TZ
 from center.alerting import deliver_pending
 from center.config import AlertConfig
 from center.ingest import ingest
-from tests.support.center import CST, Clock, make_center, make_vote
+from tests.support.center import Clock, make_center, make_vote
 from tests.support.mosquitto import Mosquitto
 
 TOPIC = "hall/center/alerts"
@@ -45,7 +46,7 @@ def wait_for(got, n=1, timeout=10):
 
 
 def test_new_bad_review_is_published_to_the_mqtt_topic_after_the_broker_comes_back(broker, tmp_path):
-    clock = Clock(datetime(2026, 11, 27, 15, 1, tzinfo=CST))
+    clock = Clock(datetime(2026, 11, 27, 15, 1, tzinfo=DEFAULT_TZ))
     c = make_center(f"sqlite:///{tmp_path / 'c.sqlite3'}", tmp_path, clock=clock,
                     alerts=AlertConfig(mqtt_host="127.0.0.1", mqtt_port=broker.port, mqtt_topic=TOPIC,
                                        retry_first_s=30))
@@ -76,7 +77,7 @@ def test_a_delivered_mqtt_alert_logs_no_error(broker, tmp_path, caplog):
     caplog.set_level("DEBUG")
     broker.start()
     c = make_center(f"sqlite:///{tmp_path / 'c.sqlite3'}", tmp_path,
-                    clock=Clock(datetime(2026, 11, 27, 15, 1, tzinfo=CST)),
+                    clock=Clock(datetime(2026, 11, 27, 15, 1, tzinfo=DEFAULT_TZ)),
                     alerts=AlertConfig(mqtt_host="127.0.0.1", mqtt_port=broker.port, mqtt_topic=TOPIC))
     sub, got = subscribe(broker.port)
     try:

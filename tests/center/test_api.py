@@ -7,11 +7,12 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from hallcore.hallclock import DEFAULT_TZ
 from center.api import create_app
 from center.db import cases, devices, records
-from tests.support.center import CST, Clock, make_center, make_vote
+from tests.support.center import Clock, make_center, make_vote
 
-NOW = datetime(2026, 11, 27, 15, 5, tzinfo=CST)
+NOW = datetime(2026, 11, 27, 15, 5, tzinfo=DEFAULT_TZ)
 
 
 @pytest.fixture
@@ -136,7 +137,7 @@ def test_malformed_body_is_422_with_a_json_reason(client):
 
 def test_bad_review_opens_a_case_due_by_the_centers_calendar(client, center):
     # Friday 2026-11-27 15:00 -> Tuesday 2026-12-01 17:30 (DESIGN.md section 2)
-    vote = make_vote("tab-03", 1, bad=True, due_at=datetime(2026, 12, 3, 17, 30, tzinfo=CST))
+    vote = make_vote("tab-03", 1, bad=True, due_at=datetime(2026, 12, 3, 17, 30, tzinfo=DEFAULT_TZ))
     post(client, [vote, make_vote("tab-03", 2)])
     with center.engine.connect() as conn:
         (case,) = conn.execute(select(cases)).all()

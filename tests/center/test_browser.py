@@ -3,13 +3,13 @@
 records the feedback, closes the case and sees the statistics change.
 Screenshots go to test-output/center/."""
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
 import requests
 from playwright.sync_api import expect, sync_playwright
 
-from tests.support.center import CST, make_vote
+from hallcore.hallclock import DEFAULT_TZ
+from tests.support.center import make_vote
 from tests.support.paths import TEST_OUTPUT
 
 OUT = TEST_OUTPUT / "center"
@@ -33,7 +33,7 @@ def test_handler_handles_a_bad_review_in_the_browser(running_center, browser_pag
     c, page = running_center, browser_page
     OUT.mkdir(parents=True, exist_ok=True)
     c.add_user("wang", "handler", "wang-pass-1", "03")
-    voted = datetime.now(CST).replace(microsecond=0) - timedelta(minutes=2)
+    voted = datetime.now(DEFAULT_TZ).replace(microsecond=0) - timedelta(minutes=2)
     votes = [make_vote(c.device_id, 1, bad=True, at=voted), make_vote(c.device_id, 2, at=voted)]
     r = requests.post(c.url + "/api/v1/votes", headers=c.auth, timeout=10,
                       json={"device_id": c.device_id, "votes": votes})

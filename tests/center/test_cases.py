@@ -1,16 +1,17 @@
 """The life of a bad-review case as pure rules (center/cases.py), no database."""
-from datetime import datetime, time, timedelta, timezone
+from datetime import datetime, time, timedelta
 
 import pytest
+
+from hallcore.hallclock import DEFAULT_TZ
 
 from center.cases import (
     Actor, CaseError, CaseView, apply, available, can_see, due_alerts, retry_delay,
 )
 
-CST = timezone(timedelta(hours=8))
-DUE = datetime(2026, 12, 1, 17, 30, tzinfo=CST)
-COORD = datetime(2026, 12, 8, 17, 30, tzinfo=CST)
-NOW = datetime(2026, 11, 30, 10, 0, tzinfo=CST)
+DUE = datetime(2026, 12, 1, 17, 30, tzinfo=DEFAULT_TZ)
+COORD = datetime(2026, 12, 8, 17, 30, tzinfo=DEFAULT_TZ)
+NOW = datetime(2026, 11, 30, 10, 0, tzinfo=DEFAULT_TZ)
 HANDLER = Actor("wang", "handler", "03")
 OTHER = Actor("zhao", "handler", "05")
 BOSS = Actor("chen", "supervisor")
@@ -114,11 +115,11 @@ MORNING = time(8, 30)
 
 
 @pytest.mark.parametrize("now,expected", [
-    (datetime(2026, 11, 30, 18, 0, tzinfo=CST), []),             # the day before
-    (datetime(2026, 12, 1, 8, 29, tzinfo=CST), []),              # due day, before the morning
-    (datetime(2026, 12, 1, 8, 30, tzinfo=CST), ["due_today"]),   # due day morning
-    (datetime(2026, 12, 1, 17, 30, tzinfo=CST), ["due_today"]),  # exactly at the deadline
-    (datetime(2026, 12, 1, 17, 31, tzinfo=CST), ["escalate"]),   # overdue
+    (datetime(2026, 11, 30, 18, 0, tzinfo=DEFAULT_TZ), []),             # the day before
+    (datetime(2026, 12, 1, 8, 29, tzinfo=DEFAULT_TZ), []),              # due day, before the morning
+    (datetime(2026, 12, 1, 8, 30, tzinfo=DEFAULT_TZ), ["due_today"]),   # due day morning
+    (datetime(2026, 12, 1, 17, 30, tzinfo=DEFAULT_TZ), ["due_today"]),  # exactly at the deadline
+    (datetime(2026, 12, 1, 17, 31, tzinfo=DEFAULT_TZ), ["escalate"]),   # overdue
 ])
 def test_due_alerts_over_the_due_day(now, expected):
     assert due_alerts("new", DUE, due_alerted=False, escalated=False, now=now, morning=MORNING) == expected
@@ -126,7 +127,7 @@ def test_due_alerts_over_the_due_day(now, expected):
 
 def test_due_alerts_are_sent_once_and_not_for_handled_cases():
     late = DUE + timedelta(hours=1)
-    morning = datetime(2026, 12, 1, 9, 0, tzinfo=CST)
+    morning = datetime(2026, 12, 1, 9, 0, tzinfo=DEFAULT_TZ)
     assert due_alerts("new", DUE, due_alerted=True, escalated=False, now=morning, morning=MORNING) == []
     assert due_alerts("verifying", DUE, due_alerted=True, escalated=True, now=late, morning=MORNING) == []
     assert due_alerts("handled", DUE, due_alerted=False, escalated=False, now=late, morning=MORNING) == []

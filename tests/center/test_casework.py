@@ -9,15 +9,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from sqlalchemy import select
 
+from hallcore.hallclock import DEFAULT_TZ
 from center import casework, stats
 from center.alerting import deliver_pending
 from center.cases import Actor, CaseError
 from center.config import AlertConfig
 from center.db import alerts, case_log, cases
 from center.ingest import ingest
-from tests.support.center import CST, Clock, make_center, make_vote
+from tests.support.center import Clock, make_center, make_vote
 
-VOTED = datetime(2026, 11, 27, 15, 0, tzinfo=CST)        # a Friday
+VOTED = datetime(2026, 11, 27, 15, 0, tzinfo=DEFAULT_TZ)        # a Friday
 HANDLER = Actor("wang", "handler", "03")
 BOSS = Actor("chen", "supervisor")
 
@@ -99,7 +100,7 @@ def alert_kinds(center, channel="dashboard"):
 
 
 def at(day: int, hh: int, mm: int = 0, month: int = 12) -> datetime:
-    return datetime(2026, month, day, hh, mm, tzinfo=CST)
+    return datetime(2026, month, day, hh, mm, tzinfo=DEFAULT_TZ)
 
 
 def test_new_case_alerts_and_reminds_on_the_due_morning_then_escalates_once(center, clock):

@@ -1,9 +1,13 @@
 """hall-center commands (center/cli.py) and the center's config file (center/config.py)."""
-from pathlib import Path
+import os
+import re
+import subprocess
+import sys
 
 import pytest
 from sqlalchemy import create_engine, select
 
+from hallcore.hallclock import DEFAULT_TZ
 from center.auth import check_password, token_hash
 from center.cli import main
 from center.config import ConfigError, load_config
@@ -30,6 +34,12 @@ def test_example_config_loads():
     cfg = load_config(REPO / "config" / "center.example.toml")
     assert cfg.database.startswith("sqlite:///") and cfg.max_batch == 500
     assert cfg.department("03") == "不动产登记"
+    assert str(cfg.timezone) == "Asia/Shanghai"
+
+
+def test_the_centers_hall_zone_is_an_iana_name(tmp_path):
+    assert str(load_config(config(tmp_path, 'timezone = "Asia/Urumqi"\n')).timezone) == "Asia/Urumqi"
+    assert load_config(config(tmp_path)).timezone is DEFAULT_TZ
 
 
 def test_add_device_prints_the_token_once_and_stores_only_its_hash(tmp_path, capsys):
@@ -76,10 +86,20 @@ def test_handler_without_window_is_refused(tmp_path, capsys):
     assert "--window" in capsys.readouterr().err
 
 
+def test_log_lines_are_in_the_centers_hall_zone_on_a_utc_server(tmp_path):
+    cfg = config(tmp_path, 'timezone = "Asia/Urumqi"\n')
+    done = subprocess.run([sys.executable, "-m", "center.cli", "rebuild-stats", "--config", str(cfg)],
+                          capture_output=True, text=True, cwd=REPO, timeout=120, env={**os.environ, "TZ": "UTC"})
+    assert done.returncode == 0, done.stderr
+    lines = done.stderr.splitlines()             # the migrations' log lines
+    assert lines and all(re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}\+06:00 INFO ", x) for x in lines), lines
+
+
 @pytest.mark.parametrize("extra,key", [
     ("port = 0\n", "center.port"),
     ('closing = "half past five"\n', "center.closing"),
     ("colour = 1\n", "center.colour"),
+    ('timezone = "CST"\n', "center.timezone"),
     ('[alerts]\nwebhook_url = "ftp://x"\n', "alerts.webhook_url"),
 ])
 def test_bad_config_value_names_the_key(tmp_path, extra, key):

@@ -8,14 +8,15 @@ from datetime import datetime, timedelta
 import pytest
 from fastapi.testclient import TestClient
 
+from hallcore.hallclock import DEFAULT_TZ
 from center.api import create_app
 from center.export import STANDARD_FIELDS
 from center.ingest import ingest
 from center.stats import Row, trend_svg
-from tests.support.center import CST, Clock, make_center, make_vote
+from tests.support.center import Clock, make_center, make_vote
 
-NOW = datetime(2026, 11, 30, 10, 0, tzinfo=CST)
-VOTED = datetime(2026, 11, 27, 15, 0, tzinfo=CST)
+NOW = datetime(2026, 11, 30, 10, 0, tzinfo=DEFAULT_TZ)
+VOTED = datetime(2026, 11, 27, 15, 0, tzinfo=DEFAULT_TZ)
 
 
 @pytest.fixture
@@ -83,7 +84,7 @@ def test_handler_sees_only_own_windows_cases_with_masked_phone_and_countdown(app
 
 
 def test_supervisor_sees_all_cases_and_overdue_in_red(center, app):
-    center.clock.now = datetime(2026, 12, 2, 9, 0, tzinfo=CST)
+    center.clock.now = datetime(2026, 12, 2, 9, 0, tzinfo=DEFAULT_TZ)
     page = login(app, "chen", "chen-pass-1").get("/cases").text
     assert "社保卡申领" in page and "居民身份证换领" in page
     assert page.count('<tr class="overdue"') == 2 and "已超期 15小时30分" in page

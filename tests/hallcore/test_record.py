@@ -1,15 +1,15 @@
 """The schema-1 record and the rating scales (hallcore/record.py)."""
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import pytest
 
+from hallcore.hallclock import DEFAULT_TZ
 from hallcore.record import (
     SCALES, RecordError, check_record, is_bad_review, mask_phone, new_record,
     validate_record,
 )
 
-CST = timezone(timedelta(hours=8))
-T = datetime(2026, 11, 27, 15, 0, tzinfo=CST)
+T = datetime(2026, 11, 27, 15, 0, tzinfo=DEFAULT_TZ)
 
 
 def make(**over):

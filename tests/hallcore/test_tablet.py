@@ -1,10 +1,11 @@
 """The tables kiosk and agent share (hallcore/tablet.py): [device], [office], [storage]."""
-from datetime import datetime, time, timedelta, timezone
+from datetime import datetime, time
 from pathlib import Path
 
 import pytest
 
 from hallcore.config import ConfigError
+from hallcore.hallclock import DEFAULT_TZ
 from hallcore.tablet import KNOWN_TABLES, load_tablet_file
 from hallcore.workdays import deadline
 
@@ -20,7 +21,7 @@ def load(tmp_path, changes=None):
 def test_minimal_file_gets_the_defaults(tmp_path):
     t = load(tmp_path)
     assert (t.device_id, t.region_code, t.hall_id, t.window_id) == ("tab-03", "430922", "taojiang", "03")
-    assert t.closing == time(17, 30) and t.holiday_file is None
+    assert t.closing == time(17, 30) and t.holiday_file is None and t.timezone is DEFAULT_TZ
     assert t.storage == tmp_path / "var"                     # relative to the config file
     assert t.outbox_folder == tmp_path / "var" / "outbox"
     assert t.journal_path.parent == t.storage
@@ -37,7 +38,7 @@ def test_example_and_demo_files_load():
 def test_closing_time_and_holiday_file_reach_the_calendar(tmp_path):
     (tmp_path / "holidays.toml").write_text('[2030]\nholidays = ["2030-01-02"]\n')
     t = load(tmp_path, {"office.closing": "17:00", "office.holiday_file": "holidays.toml"})
-    due = deadline(datetime(2030, 1, 1, 10, 0, tzinfo=timezone(timedelta(hours=8))), 2,
+    due = deadline(datetime(2030, 1, 1, 10, 0, tzinfo=DEFAULT_TZ), 2,
                    closing=t.closing, calendar=t.calendar)
     assert due.due_at.isoformat() == "2030-01-04T17:00:00+08:00" and due.verified   # 2 Jan is off
 
@@ -54,6 +55,9 @@ def test_closing_time_and_holiday_file_reach_the_calendar(tmp_path):
     ({"office.closing": "24:00"}, "office.closing", "HH:MM"),
     ({"office.holiday_file": "nope.toml"}, "office.holiday_file", "fix the path"),
     ({"office.hours": "9-17"}, "office.hours", "check the spelling"),
+    ({"office.timezone": "Asia/Beijing"}, "office.timezone", "IANA zone name"),
+    ({"office.timezone": "+08:00"}, "office.timezone", "IANA zone name"),
+    ({"office.timezone": 8}, "office.timezone", "quote it"),
     ({"storage.folder": DROP}, "storage.folder", "add `folder"),
     ({"storage.folder": "config.toml"}, "storage.folder", "point it at a folder"),
     ({"storage.outbox": "config.toml"}, "storage.outbox", "point it at a folder"),
@@ -64,6 +68,12 @@ def test_each_bad_value_names_its_key_and_the_fix(tmp_path, changes, key, fix):
         load(tmp_path, changes)
     assert e.value.key == key and fix in str(e.value)
     assert str(tmp_path / "config.toml") in str(e.value)     # and the file
+
+
+def test_the_hall_zone_is_an_iana_name(tmp_path):
+    t = load(tmp_path, {"office.timezone": "Asia/Urumqi"})
+    assert str(t.timezone) == "Asia/Urumqi"
+    assert datetime(2026, 11, 27, 15, 0, tzinfo=t.timezone).isoformat() == "2026-11-27T15:00:00+06:00"
 
 
 def test_a_broken_holiday_file_is_reported_under_office_holiday_file(tmp_path):

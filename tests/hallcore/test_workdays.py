@@ -2,13 +2,12 @@
 import logging
 import re
 from datetime import date, datetime, time, timedelta, timezone
-from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import chinese_calendar
 import pytest
 
 from hallcore.config import ConfigError
+from hallcore.hallclock import DEFAULT_TZ
 from hallcore.workdays import (
     COORDINATION_WORKDAYS,
     DEFAULT_CLOSING,
@@ -21,15 +20,14 @@ from hallcore.workdays import (
 
 from tests.support.paths import CONFIG
 
-CST = timezone(timedelta(hours=8))
 SHIPPED = CONFIG / "holidays.toml"
 
 
-def at(y, m, d, hh=10, mm=0, tz=CST):
+def at(y, m, d, hh=10, mm=0, tz=DEFAULT_TZ):
     return datetime(y, m, d, hh, mm, tzinfo=tz)
 
 
-def due(y, m, d, hh=17, mm=30, tz=CST):
+def due(y, m, d, hh=17, mm=30, tz=DEFAULT_TZ):
     return datetime(y, m, d, hh, mm, tzinfo=tz)
 
 
@@ -102,9 +100,8 @@ def test_seven_working_days_for_coordinated_problems():
 
 
 def test_closing_time_is_configurable_and_timezone_kept():
-    sh = ZoneInfo("Asia/Shanghai")
-    d = deadline(datetime(2026, 11, 27, 15, tzinfo=sh), 2, closing=time(18, 0))
-    assert d.due_at == datetime(2026, 12, 1, 18, 0, tzinfo=sh) and d.due_at.tzinfo is sh
+    d = deadline(datetime(2026, 11, 27, 15, tzinfo=DEFAULT_TZ), 2, closing=time(18, 0))
+    assert d.due_at == datetime(2026, 12, 1, 18, 0, tzinfo=DEFAULT_TZ) and d.due_at.tzinfo is DEFAULT_TZ
 
 
 def test_start_in_another_zone_counts_days_in_that_zone():

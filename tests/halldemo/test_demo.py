@@ -11,13 +11,13 @@ import re
 import sqlite3
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 
+from hallcore.hallclock import DEFAULT_TZ
 from hallcore.record import SCALES
 from halldemo.demo import citizen_action
 
-CST = timezone(timedelta(hours=8))
 
 
 def run_demo(cwd: Path, seconds: int, *extra: str) -> tuple[str, dict]:
@@ -76,7 +76,7 @@ class _View:
     def __init__(self, screen, age_s, selected=frozenset()):
         self.screen, self.levels = screen, SCALES[3].levels
         self.reasons, self.selected_reasons = ("拖拉推诿", "其他"), selected
-        self.shown_at = datetime(2026, 11, 27, 15, 0, tzinfo=CST)
+        self.shown_at = datetime(2026, 11, 27, 15, 0, tzinfo=DEFAULT_TZ)
         self.now = self.shown_at + timedelta(seconds=age_s)
 
 

@@ -1,13 +1,12 @@
 """The kiosk's tables of the tablet file (kiosk/config.py) and `hall-kiosk --config`."""
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from hallcore.config import ConfigError
 from hallcore.record import DEFAULT_BAD_REVIEW_REASONS
-from kiosk.admin import hash_pin, verify_pin
+from kiosk.admin import verify_pin
 from kiosk.cli import main
 from kiosk.config import DEFAULT_FONT, load_kiosk_config
 from kiosk.flow import FlowSettings

@@ -5,7 +5,9 @@ from datetime import date, datetime, timedelta
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from kiosk.events import (HALL_TZ, MAX_PAYLOAD, EventDeduplicator, EventError, Matter,
+from hallcore.hallclock import DEFAULT_TZ
+
+from kiosk.events import (MAX_PAYLOAD, EventDeduplicator, EventError, Matter,
                           TicketEvent, done_to_json, event_to_json, load_matters,
                           parse_done_payload, parse_mqtt_payload)
 
@@ -24,7 +26,7 @@ def test_design_example_parses_to_the_event():
     e = parse_mqtt_payload(payload(), window="03")
     assert e == TicketEvent("finish", "A023", "03", "1024", "张三", "2026112800017",
                             (Matter("GA001", "居民身份证换领"), Matter("GA003", "户口迁移")),
-                            datetime(2026, 11, 28, 9, 15, tzinfo=HALL_TZ))
+                            datetime(2026, 11, 28, 9, 15, tzinfo=DEFAULT_TZ))
     assert e.key == ("A023", "finish")
 
 
@@ -134,7 +136,7 @@ def ev(kind, ticket="A023", ts=None):
     return TicketEvent(kind, ticket, "03", ts=ts)
 
 
-T0 = datetime(2026, 11, 28, 9, 0, tzinfo=HALL_TZ)
+T0 = datetime(2026, 11, 28, 9, 0, tzinfo=DEFAULT_TZ)
 
 
 def test_replayed_event_is_seen_once():

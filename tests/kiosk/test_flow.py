@@ -3,10 +3,12 @@ with the real journal on disk and the outbox the kiosk stores into."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+import logging
+from datetime import datetime, timedelta
 
 import pytest
 
+from hallcore.hallclock import DEFAULT_TZ
 from hallcore.record import check_record
 from kiosk.events import Matter, TicketEvent
 from kiosk.flow import (GENERIC_MATTER, MSG_NEED_REASON, MSG_PHONE_INCOMPLETE,
@@ -15,8 +17,7 @@ from kiosk.journal import Journal
 
 from tests.support.kiosk_flow import OUTBOX_KINDS, OutboxOpener, outbox_records
 
-TZ = timezone(timedelta(hours=8))
-T0 = datetime(2026, 11, 27, 15, 0, tzinfo=TZ)          # a Friday
+T0 = datetime(2026, 11, 27, 15, 0, tzinfo=DEFAULT_TZ)          # a Friday
 SETTINGS = FlowSettings(device_id="tab-03", region_code="430922", hall_id="taojiang", window_id="03")
 TWO = (("M1", "不动产登记"), ("M2", "户籍迁移"))
 
@@ -557,6 +558,34 @@ def test_unrated_close_is_retried_until_the_outbox_takes_it(tmp_path, new_kiosk,
     k.wait(20)
     assert [r["unrated_reason"] for r in outbox_records(outbox.inner)] == ["cancelled", "cancelled"]
     assert k.done == [("A023", 0, 2)]
+
+
+def test_a_full_disk_shows_could_not_save_and_the_repeated_tap_stores_once(small_disk, caplog):
+    """The real disk outbox and journal on a full 2 MiB tmpfs."""
+    k = Kiosk(small_disk.path)
+    try:
+        small_disk.fill()
+        with caplog.at_level(logging.ERROR, logger="kiosk.flow"):
+            k.finish()                                 # the journal cannot be written: one line, go on
+            assert k.rate() is False
+            k.wait(10)                                 # ticks do not lose the answer
+            assert k.rate() is False                   # nor does a second tap while still full
+        v = k.flow.view
+        assert (v.screen, v.message) == ("rating", MSG_STORE_FAILED) and k.done == [] and k.records() == []
+        stores = [r.getMessage() for r in caplog.records if "could not store" in r.getMessage()]
+        assert len(stores) == 2 and all(f"{small_disk.path}/outbox/pending/" in m
+                                        and "No space left on device" in m for m in stores)
+        assert any("could not write the journal" in r.getMessage() for r in caplog.records)
+        assert all(r.exc_info is None for r in caplog.records)       # one line each, no traceback
+        small_disk.free()
+        assert k.rate() is True and k.flow.view.screen == "thanks" and k.done == [("A023", 1, 0)]
+        [rec] = k.records()
+        assert rec["seq"] == 1 and k.flow.counters["store_failures"] == 2
+        again = k.restart(seconds=5)
+        assert [r["id"] for r in again.records()] == [rec["id"]]
+    finally:
+        while Kiosk.opened:
+            Kiosk.opened.pop().close()             # before the disk is unmounted
 
 
 def test_a_clock_stepped_back_neither_freezes_taps_nor_skips_the_timeout(kiosk):

@@ -1,13 +1,15 @@
 """The journal of the open evaluation (kiosk/journal.py): content and file."""
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 
 import pytest
+
+from hallcore.hallclock import DEFAULT_TZ
 
 from kiosk.events import Matter, TicketEvent
 from kiosk.journal import Journal, JournalError, JournalState, OpenEvaluation, OpenMatter
 
-T = datetime(2026, 11, 27, 15, 0, tzinfo=timezone(timedelta(hours=8)))
+T = datetime(2026, 11, 27, 15, 0, tzinfo=DEFAULT_TZ)
 
 
 def state() -> JournalState:

@@ -5,7 +5,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from hallcore.config import ConfigError, Table
-from kiosk.events import HALL_TZ, EventError, Matter, TicketEvent
+from hallcore.hallclock import DEFAULT_TZ
+from kiosk.events import EventError, Matter, TicketEvent
 from kiosk.lineprotocol import (LineProfile, LineSplitter, format_default_line, parse_done_line)
 
 DEFAULT = LineProfile.default()
@@ -18,7 +19,7 @@ def test_default_protocol_full_call_line():
     e = DEFAULT.parse_line(CALL, window="03")
     assert e == TicketEvent("call", "A023", "03", "1024", "张三", "2026112800017",
                             (Matter("GA001", "居民身份证换领"), Matter("GA003", "户口迁移")),
-                            datetime(2026, 11, 28, 9, 0, tzinfo=HALL_TZ))
+                            datetime(2026, 11, 28, 9, 0, tzinfo=DEFAULT_TZ))
     assert format_default_line(e) == CALL
 
 
@@ -49,7 +50,7 @@ def test_default_back_channel_line():
 def test_xunhu_profile_names_only_and_local_time():
     e = XUNHU.parse_line("#QH,03,A023,1024,张三,居民身份证换领/户口迁移,20261128090000*", window="03")
     assert e.matters == (Matter("", "居民身份证换领"), Matter("", "户口迁移"))
-    assert e.ts == datetime(2026, 11, 28, 9, 0, tzinfo=HALL_TZ)
+    assert e.ts == datetime(2026, 11, 28, 9, 0, tzinfo=DEFAULT_TZ)
     assert XUNHU.parse_line("#BJ,03,A023,1024,张三,,20261128091500*", window="03").kind == "finish"
     assert XUNHU.format_done("A023", 2, 0) == "#PJ,A023,2,0*"
     with pytest.raises(EventError) as heartbeat:

@@ -9,8 +9,9 @@ from datetime import datetime
 import pytest
 
 from outbox.store import Outbox, OutboxError
+from hallcore.hallclock import DEFAULT_TZ
 from hallcore.record import RecordError
-from tests.support.outbox_records import CST, vote
+from tests.support.outbox_records import vote
 
 DEVICE = "tab-03"
 
@@ -181,9 +182,9 @@ def test_quarantine_keeps_record_with_reason_and_time(box):
 def test_oldest_pending_at_is_the_earliest_prompted_at(box):
     assert box.oldest_pending_at() is None
     recs = [box.put(vote(i)) for i in (5, 2, 8)]
-    assert box.oldest_pending_at() == datetime(2026, 11, 27, 9, 2, tzinfo=CST)
+    assert box.oldest_pending_at() == datetime(2026, 11, 27, 9, 2, tzinfo=DEFAULT_TZ)
     box.acknowledge([recs[1]["id"]])
-    assert box.oldest_pending_at() == datetime(2026, 11, 27, 9, 5, tzinfo=CST)
+    assert box.oldest_pending_at() == datetime(2026, 11, 27, 9, 5, tzinfo=DEFAULT_TZ)
 
 
 def test_last_change_increases_with_every_put_only(box):

@@ -7,6 +7,7 @@
 """
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -26,9 +27,11 @@ def _toml_value(v: Any) -> str:
 
 def write_tablet_config(folder: Path, center_url: str, token: str, *, device_id: str = "tab-03",
                         agent: dict[str, Any] | None = None, center: dict[str, Any] | None = None,
-                        mqtt: dict[str, Any] | None = None, extra: str = "") -> Path:
+                        mqtt: dict[str, Any] | None = None, office: dict[str, Any] | None = None,
+                        storage: Path | None = None, extra: str = "") -> Path:
     """A tablet TOML with the tables the agent reads; fast timings for tests.
-    `extra` is appended as is (the kiosk's tables, for the end-to-end test)."""
+    `storage` is [storage] folder (default `folder`); `extra` is appended as
+    is (the kiosk's tables, for the end-to-end test)."""
     folder.mkdir(parents=True, exist_ok=True)
     token_file = folder / "device.token"
     token_file.write_text(token + "\n", encoding="utf-8")
@@ -38,7 +41,10 @@ def write_tablet_config(folder: Path, center_url: str, token: str, *, device_id:
          "alert_check_interval": 1.0, "log_file": str(folder / "agent.log")}
     a.update(agent or {})
     lines = ["[device]", f"id = {_toml_value(device_id)}", 'region_code = "430922"', 'hall_id = "taojiang"',
-             'window_id = "03"', "", "[storage]", f"folder = {_toml_value(str(folder))}", "", "[center]"]
+             'window_id = "03"', "", "[storage]", f"folder = {_toml_value(str(storage or folder))}", ""]
+    if office:
+        lines += ["[office]"] + [f"{k} = {_toml_value(v)}" for k, v in office.items()] + [""]
+    lines += ["[center]"]
     lines += [f"{k} = {_toml_value(v)}" for k, v in c.items()]
     lines += ["", "[agent]"] + [f"{k} = {_toml_value(v)}" for k, v in a.items()]
     if mqtt:
@@ -53,8 +59,9 @@ def outbox_folder(config: Path) -> Path:
 
 
 class AgentProcess:
-    def __init__(self, config: Path):
+    def __init__(self, config: Path, env: dict[str, str] | None = None):
         self.config = Path(config)
+        self.env = None if env is None else {**os.environ, **env}
         self.proc: subprocess.Popen | None = None
         self.out = self.config.parent / "agent.stderr"
 
@@ -62,7 +69,7 @@ class AgentProcess:
         if self.proc is None or self.proc.poll() is not None:
             with self.out.open("ab") as err:
                 self.proc = subprocess.Popen([sys.executable, "-m", "agent.cli", "--config", str(self.config)],
-                                             stdout=err, stderr=subprocess.STDOUT, cwd=REPO)
+                                             stdout=err, stderr=subprocess.STDOUT, cwd=REPO, env=self.env)
         return self
 
     def alive(self) -> bool:

@@ -15,18 +15,18 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from hallcore.hallclock import DEFAULT_TZ
 from hallcore.record import new_record
 
 from .mosquitto import free_port  # noqa: F401  (one free-port helper for all fixtures)
 from .postgres import pg_database
 
-CST = timezone(timedelta(hours=8))
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -37,7 +37,7 @@ def make_vote(device_id: str, seq: int, *, bad: bool = False, unrated: bool = Fa
               staff_name: str = "李明", matter: tuple[str, str] = ("M1", "居民身份证换领"),
               phone: str | None = "13812345678", **over: Any) -> dict[str, Any]:
     """A valid schema-1 record with its seq, as an agent would send it."""
-    at = at or datetime(2026, 11, 27, 15, 0, tzinfo=CST)
+    at = at or datetime(2026, 11, 27, 15, 0, tzinfo=DEFAULT_TZ)
     kw: dict[str, Any] = dict(
         device_id=device_id, region_code="430922", hall_id="taojiang", window_id=window_id,
         staff_id=staff_id, staff_name=staff_name, ticket=f"A{seq:03d}", case_no=f"CN{seq:06d}",

@@ -31,9 +31,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from outbox.store import Outbox  # noqa: E402
 from hallcore.config import Table  # noqa: E402
 from hallcore.fsutil import atomic_write_json  # noqa: E402
+from hallcore.hallclock import DEFAULT_TZ  # noqa: E402
 from hallcore.record import OTHER_REASON, is_bad_review  # noqa: E402
 from kiosk.config import load_kiosk_config  # noqa: E402
-from kiosk.events import HALL_TZ  # noqa: E402
 from kiosk.flow import KioskFlow  # noqa: E402
 from kiosk.journal import Journal  # noqa: E402
 from kiosk.sources import open_source  # noqa: E402
@@ -75,7 +75,7 @@ def main(argv=None) -> int:
     skew = timedelta()
 
     def now() -> datetime:
-        return datetime.now(HALL_TZ) + skew
+        return datetime.now(DEFAULT_TZ) + skew
 
     flow = KioskFlow(cfg.flow, outbox, Journal(t.journal_path), source.send_done, now())
     flow.resume(now())

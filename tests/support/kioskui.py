@@ -26,16 +26,17 @@ from kivy.base import EventLoop  # noqa: E402
 from kivy.graphics.opengl import glFinish  # noqa: E402
 from kivy.tests.common import UnitTestTouch  # noqa: E402
 
+from hallcore.hallclock import DEFAULT_TZ  # noqa: E402
 from kiosk.admin import hash_pin  # noqa: E402
 from kiosk.config import DEFAULT_FONT, bold_of, load_kiosk_config  # noqa: E402
 from kiosk.events import Matter, TicketEvent  # noqa: E402
-from kiosk.ui.app import HALL_TZ, assemble_kiosk, register_font  # noqa: E402
+from kiosk.ui.app import assemble_kiosk, register_font  # noqa: E402
 from tests.support.tablet_toml import DROP, write_tablet  # noqa: E402
 
 SCREENS_DIR = Path(__file__).resolve().parents[2] / "test-output" / "screens"
 ADMIN_PIN = "246810"
 _PIN_HASH = hash_pin(ADMIN_PIN, iterations=10_000)
-START = datetime(2026, 11, 27, 10, 0, 0, tzinfo=HALL_TZ)
+START = datetime(2026, 11, 27, 10, 0, 0, tzinfo=DEFAULT_TZ)
 
 
 def ensure_window(size: tuple[int, int] = (1280, 800)):

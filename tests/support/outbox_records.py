@@ -1,12 +1,12 @@
 """Valid records for outbox tests and the crash-test child processes."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
+from hallcore.hallclock import DEFAULT_TZ
 from hallcore.record import new_record
 
-CST = timezone(timedelta(hours=8))
-T0 = datetime(2026, 11, 27, 9, 0, tzinfo=CST)
+T0 = datetime(2026, 11, 27, 9, 0, tzinfo=DEFAULT_TZ)
 
 
 def vote(n: int = 0, *, device_id: str = "tab-03", bad: bool = False, **over) -> dict:

@@ -1,12 +1,12 @@
 """The admin screen's lines from the real outbox and a source's status."""
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 
 from outbox.store import Outbox
+from hallcore.hallclock import DEFAULT_TZ
 from hallcore.record import new_record
 from kiosk.sources import SourceStatus
 from kiosk.ui.adminview import admin_lines
 
-TZ = timezone(timedelta(hours=8))
 
 
 class _Source:      # the status property of a TicketSource, as the admin screen reads it
@@ -23,8 +23,8 @@ def _record(i):
     return new_record(device_id="tab-03", region_code="430922", hall_id="h", window_id="03",
                       staff_id="1", staff_name="张敏", ticket=f"A{i:03d}", case_no=None,
                       matter_code="GA001", matter_name="居民身份证换领", matter_index=1, matter_count=1,
-                      scale_size=3, prompted_at=datetime(2026, 11, 27, 9, i, tzinfo=TZ),
-                      rating="satisfied", voted_at=datetime(2026, 11, 27, 9, i, tzinfo=TZ))
+                      scale_size=3, prompted_at=datetime(2026, 11, 27, 9, i, tzinfo=DEFAULT_TZ),
+                      rating="satisfied", voted_at=datetime(2026, 11, 27, 9, i, tzinfo=DEFAULT_TZ))
 
 
 def test_lines_show_queue_link_pending_quarantine_device_and_version(tmp_path):
