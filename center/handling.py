@@ -161,7 +161,8 @@ def apply(case: HandlingView, action: str, actor: Actor, *, now: datetime,
     """The change `action` makes to `case`, or CaseError saying why not.
 
     Inputs by action (all others ignored):
-      feedback (回复结果): feedback, told_at (when the citizen was told; default now)
+      feedback (回复结果), and close of a coordinating case: feedback, told_at
+                     (when the citizen was told; default now)
       rule_on_spot: note (the ruling, also what the citizen is told)
       assign (交办): department, content, deadline (None: keep due_at), warning_code,
                      coordination_due (the 7-working-day limit)
