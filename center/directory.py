@@ -70,7 +70,10 @@ def _check_entry(kind: str, id_: Any, name: Any, parent: Any, where: str, errs: 
     label = KIND_LABELS[kind]
     ok = True
     limit = MAX_STAFF_ID if kind == "staff" else MAX_ID
-    if not isinstance(id_, str) or not id_.strip():
+    if id_ is not None and not isinstance(id_, str):
+        errs.append(f"{where}：{label}编号 id 应加引号写成文字，如 id = \"{id_}\"")
+        ok = False
+    elif not id_ or not id_.strip():
         errs.append(f"{where}：缺少{label}编号 id")
         ok = False
     elif (len(id_) > limit or id_ != id_.strip() or any(c < " " for c in id_)
@@ -90,7 +93,10 @@ def _check_entry(kind: str, id_: Any, name: Any, parent: Any, where: str, errs: 
         ok = False
     if kind in PARENT:
         key, plabel = PARENT[kind], KIND_LABELS[PARENT[kind]]
-        if not isinstance(parent, str) or not parent.strip():
+        if parent is not None and not isinstance(parent, str):
+            errs.append(f"{where}：所属{plabel} {key} 应加引号写成文字")
+            ok = False
+        elif not parent or not parent.strip():
             errs.append(f"{where}：缺少所属{plabel} {key}")
             ok = False
     elif parent not in (None, ""):

@@ -109,6 +109,14 @@ def _warning_code(value: str | None) -> str | None:
     return v or None
 
 
+def _supervision(kind: str, content: str | None, department: str, warning_code: str | None,
+                 now: datetime, due_at: datetime) -> dict[str, Any]:
+    """A GB/T 39046 table 11 row: 督办内容, 督办发出时间, 责任部门, 监察预警类型代码."""
+    what = "交办内容" if kind == "assign" else "督办内容"
+    return {"kind": kind, "content": _text(content, what), "issued_at": now,
+            "department": department, "warning_code": _warning_code(warning_code), "due_at": due_at}
+
+
 # -------------------------------------------------------------- deadlines
 
 def supervision_open(due_at: datetime, now: datetime) -> bool:
@@ -210,18 +218,15 @@ def apply(case: HandlingView, action: str, actor: Actor, *, now: datetime,
         if s not in RUNNING_STATES:
             raise CaseError("已反馈的工单不需要交办")
         dept = _department(department, "")
-        text = _text(content, "交办内容")
-        code = _warning_code(warning_code)
         due = assign_deadline(case, deadline, now=now, coordination_due=coordination_due)
+        row = _supervision("assign", content, dept, warning_code, now, due)
         updates: dict[str, Any] = {"assigned_department": dept, "assigned_at": now}
         to = None
         if due != case.due_at:
             # a later deadline is coordination time granted by the supervisor
             updates.update(due_at=due, due_alerted=False, escalated=False)
             to = "coordinating"
-        row = {"kind": "assign", "content": text, "issued_at": now, "department": dept,
-               "warning_code": code, "due_at": due}
-        return _change(case, action, updates, f"交办{dept}：{text}", to, {"supervision": row})
+        return _change(case, action, updates, f"交办{dept}：{row['content']}", to, {"supervision": row})
 
     if action == "supervise":
         if actor.role not in ("supervisor", "system"):
@@ -231,13 +236,10 @@ def apply(case: HandlingView, action: str, actor: Actor, *, now: datetime,
         if not supervision_open(case.due_at, now):
             raise CaseError("工单未临近期限，暂不需要督办")
         dept = _department(department, case.assigned_department or case.department)
-        text = _text(content, "督办内容")
-        code = _warning_code(warning_code)
-        row = {"kind": "supervise", "content": text, "issued_at": now, "department": dept,
-               "warning_code": code, "due_at": case.due_at}
+        row = _supervision("supervise", content, dept, warning_code, now, case.due_at)
         return _change(case, action, {"supervision_count": case.supervision_count + 1,
                                       "last_supervised_at": now},
-                       f"督办{dept}：{text}", None, {"supervision": row})
+                       f"督办{dept}：{row['content']}", None, {"supervision": row})
 
     if action == "propose":
         _staff_only(actor, "拟办意见")

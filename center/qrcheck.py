@@ -76,7 +76,7 @@ def check_fields(fields: QrFields) -> QrFields:
     _safe(fields.case_no, P_CASE, "办件编号", MAX_CASE_NO)
     matters = fields.matters
     if not isinstance(matters, tuple):
-        raise QrError(P_MATTERS, "事项编码应为列表")
+        raise QrError(P_MATTERS, "事项编码格式不正确")
     if len(matters) > MAX_MATTERS:
         raise QrError(P_MATTERS, f"事项过多（最多 {MAX_MATTERS} 项）")
     for m in matters:

@@ -120,6 +120,10 @@ x = 1
     assert "window[0]：缺少所属部门 department" in errs
     assert "office：未知的表（只能是 [[department]]、[[window]]、[[staff]]）" in errs
     assert errors(parse_toml, "department = 3")[0] == "department：应写成 [[department]] 表的数组"
+    assert errors(parse_toml, '[[department]]\nid = 7\nname = "x"\n') == [
+        'department[0]：部门编号 id 应加引号写成文字，如 id = "7"']
+    assert errors(parse_toml, TOML + '[[staff]]\nid = "9"\nname = "x"\nwindow = 1\n') == [
+        "staff[1]：所属窗口 window 应加引号写成文字"]
     assert errors(parse_toml, "[[department]\n")[0].startswith("不是有效的 TOML")
     assert "名称含有换行" in errors(parse_toml, '[[department]]\nid = "a"\nname = "x\\ny"\n')[0]
     assert "不支持的文件格式" in errors(parse, "x", fmt="xlsx")[0]
