@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Callable, Mapping
 
+from hallcore.hallclock import assume_hall, in_hall
 from hallcore.record import MAX_TEXT as MAX_ID_TEXT, is_mobile_phone
 from hallcore.workdays import Deadline
 
 from .directory import Directory
-from .hallclock import HALL_TZ
 
 SOURCES = {"box": "意见箱", "hotline": "热线电话", "monitor": "形象监督员"}
 VERDICTS = {"good": "好评", "neutral": "中评", "bad": "差评"}
@@ -55,7 +55,7 @@ def _time(value: Any) -> datetime | None:
             return None
     else:
         return None
-    return t if t.tzinfo is not None else t.replace(tzinfo=HALL_TZ)
+    return t if t.tzinfo is not None else assume_hall(t)
 
 
 def _optional(form: Mapping[str, Any], key: str) -> str | None:
@@ -136,7 +136,7 @@ def case_fields(clean: Mapping[str, Any], *, handling_due: Callable[[datetime], 
     the supervisors' (window_id "")."""
     if not clean.get("negative"):
         raise ValueError("only a negative entry (差评) opens a case")
-    received = clean["received_at"].astimezone(HALL_TZ)
+    received = in_hall(clean["received_at"])
     due = handling_due(received)
     return {"source": CASE_SOURCE, "window_id": clean.get("window_id") or "",
             "department": clean.get("department") or "", "staff_id": "",

@@ -26,7 +26,7 @@ from .cases import (
     ACTION_LABELS as CASE_ACTION_LABELS, OPEN_STATES, RUNNING_STATES, Actor, CaseError, CaseView,
     Change, _text, apply as case_apply, can_see,
 )
-from .hallclock import hall_day
+from hallcore.hallclock import hall_day
 
 CASE_ACTIONS = ("verify", "feedback", "coordinate", "close", "appeal", "uphold", "reject_appeal")
 ACTION_LABELS = {
