@@ -196,7 +196,7 @@ def create_app(center: Center, *, worker: bool = False) -> FastAPI:
     def health():
         return {"ok": True}
 
-    from .dashboard import mount_dashboard
+    from .web import mount_dashboard
     mount_dashboard(app, center)
     app.add_middleware(BodyLimit, max_bytes=center.cfg.max_body_bytes)
     return app

@@ -57,7 +57,7 @@ def _rows(engine, start: date, end: date, window_id: str | None) -> Iterator[dic
          .select_from(records.outerjoin(cases, cases.c.record_id == records.c.id))
          .where(records.c.day >= start, records.c.day <= end)
          .order_by(records.c.day, records.c.device_id, records.c.seq))
-    if window_id:
+    if window_id is not None:
         q = q.where(records.c.window_id == window_id)
     with engine.connect() as conn:
         for r in conn.execution_options(yield_per=1000).execute(q):

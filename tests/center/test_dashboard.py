@@ -1,4 +1,4 @@
-"""The staff dashboard (center/dashboard.py, center/export.py, center/stats.py)."""
+"""The staff dashboard (center/web/, center/queries.py, center/export.py, center/stats.py)."""
 import csv
 import io
 import json
