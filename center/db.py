@@ -145,6 +145,17 @@ users = Table(
     Column("window_id", String(64)),
     Column("password_hash", String(256), nullable=False),
     Column("created_at", DateTime, nullable=False),
+    Column("disabled_at", DateTime),                 # set by disable-user: no login, no session
+)
+
+# Staff sessions (center/sessions.py): the cookie's random key, only as its SHA-256.
+sessions = Table(
+    "sessions", metadata,
+    Column("key_hash", String(64), primary_key=True),
+    Column("user_name", String(64), ForeignKey("users.name"), nullable=False, index=True),
+    Column("csrf", String(64), nullable=False),      # the token every form of this session carries
+    Column("created_at", DateTime, nullable=False),
+    Column("seen_at", DateTime, nullable=False),     # last request (written at most once a minute)
 )
 
 

@@ -1,13 +1,15 @@
-"""The dashboard's SQL: what its pages read, in one place (SQLAlchemy Core).
+"""The dashboard's SQL, in one place (SQLAlchemy Core): what its pages read,
+and the staff sessions (rules in center/sessions.py).
 
-Each function takes an open connection and the actor's scope (a window id,
-or None for every window), so a handler's filter is applied here, once.
+Each function takes an open connection; page queries take the actor's scope
+(a window id, or None for every window), so a handler's filter is applied
+here, once. Times are the naive UTC the tables hold (hallclock.to_db).
 """
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, insert, or_, select, update
 
-from .db import alerts, cases, devices, records, users
+from .db import alerts, cases, devices, records, sessions, users
 
 MAX_CASE_ROWS = 500
 RECENT_ALERTS = 10
@@ -54,3 +56,38 @@ def seq_gaps(conn, device_id: str) -> list[tuple[int, int]]:
     q = (select(inner.c.prev, inner.c.seq)
          .where(inner.c.seq - func.coalesce(inner.c.prev, 0) > 1).limit(MAX_GAP_RANGES))
     return [(int(p or 0) + 1, int(s) - 1) for p, s in conn.execute(q)]
+
+
+# ------------------------------------------------------------ sessions
+
+
+def session_login(conn, key_hash: str):
+    """The session with this key hash joined with its user, or None."""
+    q = (select(sessions.c.created_at, sessions.c.seen_at, sessions.c.csrf, users.c.name,
+                users.c.role, users.c.window_id, users.c.disabled_at)
+         .join(users, users.c.name == sessions.c.user_name)
+         .where(sessions.c.key_hash == key_hash))
+    return conn.execute(q).first()
+
+
+def start_session(conn, key_hash: str, user_name: str, csrf: str, now) -> None:
+    conn.execute(insert(sessions).values(key_hash=key_hash, user_name=user_name, csrf=csrf,
+                                         created_at=now, seen_at=now))
+
+
+def touch_session(conn, key_hash: str, now) -> None:
+    conn.execute(update(sessions).where(sessions.c.key_hash == key_hash).values(seen_at=now))
+
+
+def end_session(conn, key_hash: str) -> None:
+    conn.execute(delete(sessions).where(sessions.c.key_hash == key_hash))
+
+
+def end_sessions_of(conn, user_name: str) -> int:
+    """End every session of a user (password change, disabled); how many."""
+    return conn.execute(delete(sessions).where(sessions.c.user_name == user_name)).rowcount
+
+
+def end_stale_sessions(conn, created_before, seen_before) -> int:
+    return conn.execute(delete(sessions).where(
+        or_(sessions.c.created_at < created_before, sessions.c.seen_at < seen_before))).rowcount
