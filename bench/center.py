@@ -7,7 +7,8 @@ the vote API's latency idle and during a flood of failed dashboard logins.
                                      [--flood-logins 200] [--vote-samples 200]
 
 Targets: >= 1,000 records/s on SQLite; statistics page <= 1 s; the vote
-API's p99 during the login flood close to its idle p99.
+API's p99 during the login flood in the tens of milliseconds, like idle
+(a blocking sleep per failed login once made it 6.4 s).
 The last line is one JSON object:
 ingest_per_s_sqlite, ingest_per_s_postgres, stats_page_s_1m,
 vote_p99_ms_idle, vote_p99_ms_login_flood.
@@ -246,7 +247,7 @@ def main() -> int:
     print(f"{'ingest_per_s_postgres':<26}{pg_rate:>12,.0f}{'':>12}")
     print(f"{'stats_page_s_1m':<26}{worst:>12.3f}{'<= 1':>12}")
     print(f"{'vote_p99_ms_idle':<26}{idle_p99:>12.1f}{'':>12}")
-    print(f"{'vote_p99_ms_login_flood':<26}{flood_p99:>12.1f}{'~ idle':>12}")
+    print(f"{'vote_p99_ms_login_flood':<26}{flood_p99:>12.1f}{'':>12}")
     print(json.dumps({"ingest_per_s_sqlite": round(sqlite_rate, 1),
                       "ingest_per_s_postgres": round(pg_rate, 1),
                       "stats_page_s_1m": round(worst, 4),
