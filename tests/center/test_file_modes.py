@@ -2,7 +2,6 @@
 its -wal and -shm, and the session secret are created mode 0600; an older
 install's 0644 files lose the "other" bits at start."""
 import os
-import stat
 
 import pytest
 import requests
@@ -10,18 +9,13 @@ import requests
 from center.api import create_app
 from center.ingest import ingest
 from tests.support.center import make_center, make_vote
-
-
-def mode(path) -> int:
-    return stat.S_IMODE(os.stat(path).st_mode)
+from tests.support.filemodes import mode, usual_umask
 
 
 @pytest.fixture(autouse=True)
-def usual_umask():
-    """The umask most systems have (022): without our care files would be 0644."""
-    old = os.umask(0o022)
-    yield
-    os.umask(old)
+def _umask():
+    with usual_umask():
+        yield
 
 
 def test_database_wal_shm_and_session_key_are_created_0600(tmp_path):

@@ -2,25 +2,20 @@
 folders 0700 (kiosk and agent run as one user); files an older version
 made 0644 lose the "other" bits at start-up."""
 import os
-import stat
 
 import pytest
 
 from outbox.store import Outbox
+from tests.support.filemodes import mode, usual_umask
 from tests.support.outbox_records import vote
 
 DEVICE = "tab-03"
 
 
-def mode(path) -> int:
-    return stat.S_IMODE(os.stat(path).st_mode)
-
-
 @pytest.fixture(autouse=True)
-def usual_umask():
-    old = os.umask(0o022)
-    yield
-    os.umask(old)
+def _umask():
+    with usual_umask():
+        yield
 
 
 def files_of(folder):
