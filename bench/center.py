@@ -1,24 +1,33 @@
 """Center benchmark: ingest throughput over HTTP (batches of 100, the real
-uvicorn server) on SQLite and PostgreSQL, and the time of the statistics page
-over 1,000,000 records (bulk-loaded with SQL into the embedded SQLite).
+uvicorn server) on SQLite and PostgreSQL, the time of the statistics page
+over 1,000,000 records (bulk-loaded with SQL into the embedded SQLite), and
+the vote API's latency idle and during a flood of failed dashboard logins.
 
     .venv/bin/python bench/center.py [--records 5000] [--stats-records 1000000] [--pg URL]
+                                     [--flood-logins 200] [--vote-samples 200]
 
 PostgreSQL: the server --pg or HALL_TEST_PG names (an admin URL), else a
 throwaway cluster started for the run, as the tests do (tests/support/postgres.py).
 
-Targets: >= 1,000 records/s on SQLite; statistics page <= 1 s.
+Targets: >= 1,000 records/s on SQLite; statistics page <= 1 s; the vote
+API's p99 during the login flood in the tens of milliseconds, like idle
+(a blocking sleep per failed login once made it 6.4 s).
 The last line is one JSON object:
-ingest_per_s_sqlite, ingest_per_s_postgres, stats_page_s_1m.
+ingest_per_s_sqlite, ingest_per_s_postgres, stats_page_s_1m,
+vote_p99_ms_idle, vote_p99_ms_login_flood.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import math
+import multiprocessing
 import re
 import sys
 import tempfile
+import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 import requests
@@ -128,15 +137,107 @@ def bench_stats(folder: Path, n: int) -> tuple[float, dict[str, float]]:
         rc.stop()
 
 
+def _csrf(html: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
+
+
+def p99_ms(seconds: list[float]) -> float:
+    """The 99th percentile (nearest rank), in milliseconds."""
+    xs = sorted(seconds)
+    return 1000 * xs[max(0, math.ceil(0.99 * len(xs)) - 1)]
+
+
+def vote_latencies(rc, first_seq: int, n: int) -> list[float]:
+    """Post `n` single-record batches one after the other; each one's time."""
+    out = []
+    with requests.Session() as s:
+        s.headers["Authorization"] = f"Bearer {rc.token}"
+        for seq in range(first_seq, first_seq + n):
+            body = {"device_id": rc.device_id, "votes": [make_vote(rc.device_id, seq)]}
+            t0 = time.perf_counter()
+            r = s.post(rc.url + "/api/v1/votes", json=body, timeout=120)
+            out.append(time.perf_counter() - t0)
+            r.raise_for_status()
+            assert r.json()["results"][0]["status"] == "stored", r.text[:300]
+    return out
+
+
+def _flood(url: str, clients: int, started, stop, answers) -> None:
+    """In its own process (so its threads do not slow the measuring client):
+    `clients` threads, each with its login form open, post wrong passwords
+    at once and again until `stop` (at most 50 times each)."""
+    barrier = threading.Barrier(clients + 1)
+    counts: Counter = Counter()
+    lock = threading.Lock()
+
+    def client(i: int) -> None:
+        with requests.Session() as s:
+            csrf = _csrf(s.get(url + "/login", timeout=120).text)
+            barrier.wait()
+            for _ in range(50):
+                if stop.is_set():
+                    break
+                try:
+                    r = s.post(url + "/login", timeout=120, allow_redirects=False,
+                               data={"name": "wang" if i % 2 else f"nobody{i}",
+                                     "password": "wrong-guess", "csrf": csrf})
+                    status = r.status_code
+                except requests.RequestException:
+                    status = "error"
+                with lock:
+                    counts[status] += 1
+
+    threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(clients)]
+    for t in threads:
+        t.start()
+    barrier.wait()
+    started.set()
+    for t in threads:
+        t.join(300)
+    answers.put(dict(counts))
+
+
+def bench_login_flood(folder: Path, clients: int, samples: int) -> tuple[float, float, dict]:
+    """Vote latency on one server: first idle, then while `clients` clients
+    keep failing to log in to the dashboard."""
+    rc = start_center(folder)
+    try:
+        rc.add_user("wang", "handler", "wang-pass-1", "03")
+        vote_latencies(rc, 1, 20)                                   # warm-up
+        idle = vote_latencies(rc, 100, samples)
+        ctx = multiprocessing.get_context("fork")
+        started, stop, answers = ctx.Event(), ctx.Event(), ctx.Queue()
+        flood = ctx.Process(target=_flood, args=(rc.url, clients, started, stop, answers))
+        flood.start()
+        try:
+            if not started.wait(120):
+                raise RuntimeError("the login flood did not start")
+            during = vote_latencies(rc, 100 + samples, samples)
+        finally:
+            stop.set()
+            counts = answers.get(timeout=600)
+            flood.join(60)
+        return p99_ms(idle), p99_ms(during), counts
+    finally:
+        rc.stop()
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--records", type=int, default=5000, help="records per ingest run")
     ap.add_argument("--stats-records", type=int, default=1_000_000)
     ap.add_argument("--pg", metavar="URL", help="admin URL of a PostgreSQL server "
                     "(default: HALL_TEST_PG, else a throwaway cluster)")
+    ap.add_argument("--flood-logins", type=int, default=200, help="concurrent failed logins")
+    ap.add_argument("--vote-samples", type=int, default=200, help="votes timed idle and during the flood")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="hall-bench-center-") as tmp:
         tmp = Path(tmp)
+        print(f"vote latency (one record per POST, SQLite), idle and during "
+              f"{args.flood_logins} concurrent failed dashboard logins:")
+        idle_p99, flood_p99, answers = bench_login_flood(tmp / "flood", args.flood_logins, args.vote_samples)
+        print(f"  p99 idle {idle_p99:8.1f} ms   during the flood {flood_p99:8.1f} ms   "
+              f"login answers {dict(sorted(answers.items(), key=str))}")
         print(f"ingest: {args.records:,} records in batches of {BATCH} over HTTP, one client")
         sqlite_rate = bench_ingest(tmp / "sqlite", args.records)
         print(f"  SQLite      {sqlite_rate:10,.0f} records/s")
@@ -151,9 +252,13 @@ def main() -> int:
     print(f"{'ingest_per_s_sqlite':<26}{sqlite_rate:>12,.0f}{'>= 1000':>12}")
     print(f"{'ingest_per_s_postgres':<26}{pg_rate:>12,.0f}{'':>12}")
     print(f"{'stats_page_s_1m':<26}{worst:>12.3f}{'<= 1':>12}")
+    print(f"{'vote_p99_ms_idle':<26}{idle_p99:>12.1f}{'':>12}")
+    print(f"{'vote_p99_ms_login_flood':<26}{flood_p99:>12.1f}{'':>12}")
     print(json.dumps({"ingest_per_s_sqlite": round(sqlite_rate, 1),
                       "ingest_per_s_postgres": round(pg_rate, 1),
-                      "stats_page_s_1m": round(worst, 4)}))
+                      "stats_page_s_1m": round(worst, 4),
+                      "vote_p99_ms_idle": round(idle_p99, 1),
+                      "vote_p99_ms_login_flood": round(flood_p99, 1)}))
     return 0
 
 

@@ -159,7 +159,9 @@ def create_app(center: Center, *, worker: bool = False) -> FastAPI:
         if t:
             t.join(timeout=10)
 
-    app = FastAPI(title="hall-center", version="1", lifespan=lifespan,
+    # No /docs or /redoc: their pages run inline script from a CDN, which the
+    # Content-Security-Policy refuses; /openapi.json describes the API.
+    app = FastAPI(title="hall-center", version="1", lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="County service center: receives hall tablets' evaluation records")
     app.state.center = center
 
@@ -196,7 +198,8 @@ def create_app(center: Center, *, worker: bool = False) -> FastAPI:
     def health():
         return {"ok": True}
 
-    from .dashboard import mount_dashboard
+    from .web import SecurityHeaders, mount_dashboard
     mount_dashboard(app, center)
     app.add_middleware(BodyLimit, max_bytes=center.cfg.max_body_bytes)
+    app.add_middleware(SecurityHeaders)          # last added = outermost: on every answer
     return app

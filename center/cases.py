@@ -52,6 +52,13 @@ class Actor:
     role: str                 # "handler" | "supervisor" | "system"
     window_id: str | None = None
 
+    @property
+    def scope(self) -> str | None:
+        """The one window this actor works for; None means every window."""
+        if self.role in ("supervisor", "system"):
+            return None
+        return self.window_id or ""          # a handler without a window sees none
+
 
 @dataclass(frozen=True)
 class CaseView:
@@ -75,7 +82,7 @@ class Change:
 
 def can_see(actor: Actor, window_id: str) -> bool:
     """Handlers see their own window's cases; supervisors see all."""
-    return actor.role in ("supervisor", "system") or actor.window_id == window_id
+    return actor.scope is None or actor.scope == window_id
 
 
 def _text(value: str | None, what: str) -> str:

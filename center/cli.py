@@ -1,4 +1,5 @@
-"""hall-center: serve, add-device, rotate-token, add-user, rebuild-stats."""
+"""hall-center: serve, add-device, rotate-token, add-user, passwd, disable-user,
+enable-user, rebuild-stats."""
 from __future__ import annotations
 
 import argparse
@@ -48,18 +49,40 @@ def cmd_rotate_token(args) -> int:
     return 0
 
 
-def cmd_add_user(args) -> int:
+def _password(args) -> str:
+    """From --password-file, or asked twice at the terminal."""
     if args.password_file:
         try:
-            password = Path(args.password_file).read_text(encoding="utf-8").strip()
+            return Path(args.password_file).read_text(encoding="utf-8").strip()
         except OSError as e:
             raise CenterError(f"cannot read --password-file: {e}") from None
-    else:
-        password = getpass.getpass(f"password for {args.name}: ")
-        if getpass.getpass("again: ") != password:
-            raise CenterError("the two passwords differ")
-    _center(args).add_user(args.name, args.role, password, args.window)
+    password = getpass.getpass(f"password for {args.name}: ")
+    if getpass.getpass("again: ") != password:
+        raise CenterError("the two passwords differ")
+    return password
+
+
+def cmd_add_user(args) -> int:
+    _center(args).add_user(args.name, args.role, _password(args), args.window)
     print(f"user {args.name} ({args.role}{', window ' + args.window if args.window else ''}) added.")
+    return 0
+
+
+def cmd_passwd(args) -> int:
+    ended = _center(args).set_password(args.name, _password(args))
+    print(f"password of {args.name} changed; {ended} dashboard session(s) ended.")
+    return 0
+
+
+def cmd_disable_user(args) -> int:
+    ended = _center(args).disable_user(args.name)
+    print(f"user {args.name} disabled (cannot log in); {ended} dashboard session(s) ended.")
+    return 0
+
+
+def cmd_enable_user(args) -> int:
+    _center(args).enable_user(args.name)
+    print(f"user {args.name} may log in again.")
     return 0
 
 
@@ -102,6 +125,21 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--window", help="the handler's window")
     s.add_argument("--password-file", help="read the password from this file instead of a prompt")
     s.set_defaults(func=cmd_add_user)
+
+    s = with_config(sub.add_parser("passwd", help="set a dashboard user's password; "
+                                                  "ends the user's sessions"))
+    s.add_argument("name")
+    s.add_argument("--password-file", help="read the password from this file instead of a prompt")
+    s.set_defaults(func=cmd_passwd)
+
+    s = with_config(sub.add_parser("disable-user", help="stop a dashboard user from logging in; "
+                                                        "ends the user's sessions"))
+    s.add_argument("name")
+    s.set_defaults(func=cmd_disable_user)
+
+    s = with_config(sub.add_parser("enable-user", help="let a disabled dashboard user log in again"))
+    s.add_argument("name")
+    s.set_defaults(func=cmd_enable_user)
 
     s = with_config(sub.add_parser("rebuild-stats", help="recompute the daily statistics from the records"))
     s.set_defaults(func=cmd_rebuild_stats)

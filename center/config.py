@@ -33,6 +33,8 @@ class CenterConfig:
     port: int = 8080
     session_secret_file: Path | None = None
     secure_cookies: bool = False         # true when the dashboard is served over HTTPS
+    session_idle_s: int = 3600           # a dashboard session unused this long ends
+    session_max_s: int = 12 * 3600       # every dashboard session ends this long after login
     max_batch: int = 500
     max_body_bytes: int = 2 * 1024 * 1024
     clock_skew_warn_s: int = 120
@@ -97,6 +99,8 @@ def load_config(path: str | Path) -> CenterConfig:
         port=c.int("port", 8080, min=1, max=65535),
         session_secret_file=c.path("session_secret_file", "center-session.key", base=base),
         secure_cookies=c.bool("secure_cookies", False),
+        session_idle_s=c.int("session_idle_s", 3600, min=60, max=7 * 86400),
+        session_max_s=c.int("session_max_s", 12 * 3600, min=60, max=30 * 86400),
         max_batch=c.int("max_batch", 500, min=1, max=10000),
         max_body_bytes=c.int("max_body_bytes", 2 * 1024 * 1024, min=1024, max=64 * 1024 * 1024),
         clock_skew_warn_s=c.int("clock_skew_warn_s", 120, min=1),

@@ -13,6 +13,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Engine
 
+from hallcore.fsutil import create_private, restrict
 from hallcore.packagedata import shipped
 
 metadata = MetaData()
@@ -145,6 +146,17 @@ users = Table(
     Column("window_id", String(64)),
     Column("password_hash", String(256), nullable=False),
     Column("created_at", DateTime, nullable=False),
+    Column("disabled_at", DateTime),                 # set by disable-user: no login, no session
+)
+
+# Staff sessions (center/sessions.py): the cookie's random key, only as its SHA-256.
+sessions = Table(
+    "sessions", metadata,
+    Column("key_hash", String(64), primary_key=True),
+    Column("user_name", String(64), ForeignKey("users.name"), nullable=False, index=True),
+    Column("csrf", String(64), nullable=False),      # the token every form of this session carries
+    Column("created_at", DateTime, nullable=False),
+    Column("seen_at", DateTime, nullable=False),     # last request (written at most once a minute)
 )
 
 
@@ -152,11 +164,24 @@ def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            private_sqlite_files(Path(path))
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
         _sqlite_write_locks(engine)
         return engine
     return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+
+
+def private_sqlite_files(path: Path) -> None:
+    """The database holds citizens' phone numbers: create it 0600 before
+    SQLite opens it (SQLite gives its -wal and -shm files the database
+    file's mode); an existing one readable by others loses those bits."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    create_private(path)
+    for extra in ("-wal", "-shm", "-journal"):
+        try:
+            restrict(path.with_name(path.name + extra))
+        except FileNotFoundError:
+            pass
 
 
 def _sqlite_write_locks(engine: Engine) -> None:

@@ -1,6 +1,13 @@
 """Export of records as CSV or JSON: the GB/T 39046-2020 table 9 fields
 first (in the standard's order and names), then the rest of the record.
-The phone number is masked: only the case page shows it in full."""
+The phone number is masked: only the case page shows it in full.
+
+Every text a citizen or a tablet wrote may be a spreadsheet formula
+(`=HYPERLINK(...)`, `=cmd|' /C calc'!A0`). Each text cell that begins with
+= + - @, a tab or a carriage return gets a leading ' (OWASP's rule), in
+both formats: a JSON export, too, is often turned into a spreadsheet by a
+converter that writes such strings as formulas. The exact record stays in
+records.body."""
 from __future__ import annotations
 
 import csv
@@ -27,6 +34,17 @@ OTHER_FIELDS = ("id", "device_id", "seq", "hall_id", "window_id", "department", 
                 "contact_phone", "called_at", "finished_at", "prompted_at", "voted_at",
                 "due_at", "calendar_verified", "appeal")
 FIELDS = STANDARD_FIELDS + OTHER_FIELDS
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def inert(value: Any) -> Any:
+    """A cell value no spreadsheet runs as a formula: text starting like one
+    gets a leading '; numbers, None and booleans are unchanged; lists item by item."""
+    if isinstance(value, str):
+        return "'" + value if value.startswith(FORMULA_STARTS) else value
+    if isinstance(value, list):
+        return [inert(v) for v in value]
+    return value
 
 
 def export_row(rec: Mapping[str, Any], department: str, appeal: str | None) -> dict[str, Any]:
@@ -49,7 +67,7 @@ def export_row(rec: Mapping[str, Any], department: str, appeal: str | None) -> d
     row["department"] = department
     row["contact_phone"] = mask_phone(rec.get("contact_phone"))
     row["appeal"] = appeal or ""
-    return row
+    return {k: inert(v) for k, v in row.items()}
 
 
 def _rows(engine, start: date, end: date, window_id: str | None) -> Iterator[dict[str, Any]]:
@@ -57,7 +75,7 @@ def _rows(engine, start: date, end: date, window_id: str | None) -> Iterator[dic
          .select_from(records.outerjoin(cases, cases.c.record_id == records.c.id))
          .where(records.c.day >= start, records.c.day <= end)
          .order_by(records.c.day, records.c.device_id, records.c.seq))
-    if window_id:
+    if window_id is not None:
         q = q.where(records.c.window_id == window_id)
     with engine.connect() as conn:
         for r in conn.execution_options(yield_per=1000).execute(q):

@@ -13,8 +13,8 @@ from sqlalchemy.exc import IntegrityError
 from hallcore.hallclock import to_db, utc_now
 from hallcore.record import parse_time
 
-from . import alerting
-from .auth import ROLES, hash_password, new_device_token, token_hash
+from . import alerting, queries
+from .auth import ROLES, hash_password, new_device_token, password_problem, token_hash
 from .config import CenterConfig
 from .db import devices, make_engine, migrate, users
 from .deadlines import Deadlines
@@ -92,8 +92,8 @@ class Center:
             raise CenterError("a handler needs --window: handlers see their own window's cases")
         if not name or len(name) > 64:
             raise CenterError("user name must be 1..64 characters")
-        if len(password) < 8:
-            raise CenterError("password must be at least 8 characters")
+        if problem := password_problem(password):
+            raise CenterError(problem)
         try:
             with self.engine.begin() as conn:
                 conn.execute(insert(users).values(
@@ -101,3 +101,23 @@ class Center:
                     password_hash=hash_password(password), created_at=to_db(self.clock())))
         except IntegrityError:
             raise CenterError(f"user {name!r} already exists") from None
+
+    def set_password(self, name: str, password: str) -> int:
+        """A new password; every session of the user ends. Returns how many."""
+        if problem := password_problem(password):
+            raise CenterError(problem)
+        return self._change_user(name, password_hash=hash_password(password))
+
+    def disable_user(self, name: str) -> int:
+        """No more logins for `name`; every session ends. Returns how many."""
+        return self._change_user(name, disabled_at=to_db(self.clock()))
+
+    def enable_user(self, name: str) -> None:
+        self._change_user(name, disabled_at=None)
+
+    def _change_user(self, name: str, **values: Any) -> int:
+        with self.engine.begin() as conn:
+            n = conn.execute(update(users).where(users.c.name == name).values(**values)).rowcount
+            if n != 1:
+                raise CenterError(f"no user {name!r}; add it with add-user")
+            return queries.end_sessions_of(conn, name)

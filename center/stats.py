@@ -68,7 +68,7 @@ def summary(conn, start: date, end: date, by: str, window_id: str | None = None)
     """One row per window / staff / matter / department for days start..end."""
     cols = [getattr(daily_stats.c, c) for c in GROUPS[by][1]]
     where = [daily_stats.c.day >= start, daily_stats.c.day <= end]
-    if window_id:
+    if window_id is not None:
         where.append(daily_stats.c.window_id == window_id)
     q = (select(*cols, *(func.sum(getattr(daily_stats.c, c)) for c in
                          ("total", "rated", "good", "bad", "excluded")))
@@ -86,7 +86,7 @@ def summary(conn, start: date, end: date, by: str, window_id: str | None = None)
                      func.sum(case((cases.c.on_time.is_(True), 1), else_=0)))
               .where(cases.c.voted_at >= _utc_start(start), cases.c.voted_at < _utc_start(end + timedelta(days=1)))
               .group_by(case_cols[0]))
-        if window_id:
+        if window_id is not None:
             cq = cq.where(cases.c.window_id == window_id)
         for r in conn.execute(cq):
             for key, row in rows.items():
@@ -113,7 +113,7 @@ def totals(rows: list[Row]) -> Row:
 
 def trend(conn, start: date, end: date, window_id: str | None = None) -> list[tuple[date, Row]]:
     where = [daily_stats.c.day >= start, daily_stats.c.day <= end]
-    if window_id:
+    if window_id is not None:
         where.append(daily_stats.c.window_id == window_id)
     q = (select(daily_stats.c.day, *(func.sum(getattr(daily_stats.c, c)) for c in
                                      ("total", "rated", "good", "bad", "excluded")))

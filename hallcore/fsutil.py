@@ -1,8 +1,10 @@
-"""Atomic, durable file writes (DESIGN.md section 5, rule 4).
+"""Atomic, durable file writes (DESIGN.md section 5, rule 4), private by default.
 
 Every file the tablet writes goes through here: temp file in the same folder,
 fsync, rename over the target, fsync of the folder. A crash at any point
-leaves either the old file or the new one, never a torn mix.
+leaves either the old file or the new one, never a torn mix. Records hold
+citizens' phone numbers, so files are created mode 0600 (owner only);
+`restrict` takes the "other" bits off a file made by an older version.
 """
 from __future__ import annotations
 
@@ -12,6 +14,28 @@ import os
 import stat
 from pathlib import Path
 from typing import Any
+
+PRIVATE = 0o600
+
+
+def restrict(path: str | os.PathLike) -> int | None:
+    """Take read/write/execute for "others" off an existing file; the new mode
+    if it changed, else None. Group bits are kept: 640 for a service group
+    is a choice the operator may make."""
+    mode = os.stat(path).st_mode & 0o777
+    if not mode & 0o007:
+        return None
+    os.chmod(path, mode & ~0o007)
+    return mode & ~0o007
+
+
+def create_private(path: str | os.PathLike) -> None:
+    """Create an empty file of mode 0600 unless it exists (then `restrict` it),
+    before a library (SQLite) opens it with its own default of 0644."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE))
+    except FileExistsError:
+        restrict(path)
 
 
 def is_disk_full(e: OSError) -> bool:
@@ -50,14 +74,15 @@ def fsync_dir(folder: str | os.PathLike) -> None:
         raise naming(e, folder) from None
 
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Replace `path` with `data`, durably. An OSError names `path` (the
+def atomic_write_bytes(path: str | os.PathLike, data: bytes, mode: int = PRIVATE) -> None:
+    """Replace `path` with `data`, durably, created with `mode` (private by
+    default: tablet files hold phone numbers). An OSError names `path` (the
     target, not the temp file); a failed write leaves the old file and no
     temp file behind (a full disk gets its room back)."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
         try:
             view = memoryview(data)
             while view:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from outbox.tinystore import StoreDamaged, parse_json
-from hallcore.fsutil import atomic_write_json, fsync_dir
+from hallcore.fsutil import PRIVATE, atomic_write_json, fsync_dir
 from hallcore.record import parse_time
 
 log = logging.getLogger(__name__)
@@ -67,7 +67,9 @@ class Spool:
         """Bulk path for building test and benchmark states fast: no fsync."""
         for e in entries:
             data = json.dumps(e, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-            self.path(e["record"]["id"]).write_bytes(data)
+            fd = os.open(self.path(e["record"]["id"]), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE)
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
 
     def exists(self, record_id: str) -> bool:
         return self.path(record_id).exists()

@@ -37,7 +37,7 @@ from typing import Any, Iterable, Iterator, Mapping
 from outbox.archive import Archive, Quarantine, max_seq
 from outbox.spool import Spool
 from outbox.tinystore import StoreDamaged
-from hallcore.fsutil import atomic_write_json, naming
+from hallcore.fsutil import PRIVATE, atomic_write_json, naming, restrict
 from hallcore.hallclock import hall_now
 from hallcore.record import FieldError, RecordError, check_record, is_bad_review, parse_time
 
@@ -94,9 +94,11 @@ class Outbox:
         self._guard = threading.RLock()
         self._closed = False
         try:
+            # Owner only (kiosk and agent run as one user): the records hold phone numbers.
+            self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
             for sub in ("pending", "archive"):
-                (self.folder / sub).mkdir(parents=True, exist_ok=True)
-            self._locks = {name: os.open(self.folder / f"{name}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+                (self.folder / sub).mkdir(mode=0o700, exist_ok=True)
+            self._locks = {name: os.open(self.folder / f"{name}.lock", os.O_RDWR | os.O_CREAT, PRIVATE)
                            for name in ("put", "move")}
         except OSError as e:
             raise OutboxError(f"outbox folder {self.folder} cannot be used: {e}") from e
@@ -161,10 +163,16 @@ class Outbox:
 
     def _recover(self) -> list[str]:
         notes: list[str] = []
+        tightened = 0
         for sub in (self.folder, self.spool.folder, self.archive.folder):
-            for n in os.listdir(sub):
-                if n.startswith(".") and n.endswith(".tmp"):
-                    os.unlink(sub / n)   # a write that never completed: its call never returned
+            for f in os.scandir(sub):
+                if f.name.startswith(".") and f.name.endswith(".tmp"):
+                    os.unlink(f.path)   # a write that never completed: its call never returned
+                elif f.is_file(follow_symlinks=False) and restrict(f.path) is not None:
+                    tightened += 1      # written by a version that made files 0644
+        if tightened:
+            log.info("outbox %s: %d file(s) were readable by other users; now owner and group only",
+                     self.folder, tightened)
         notes += self.quarantine_store.recover()
         notes += self.archive.recover_all()
         notes += self.spool.check_all(self.folder / DAMAGED_FOLDER)

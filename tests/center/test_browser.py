@@ -1,7 +1,10 @@
-"""One browser run through the dashboard in Debian's headless Chromium
+"""Browser runs through the dashboard in Debian's headless Chromium
 (Playwright): a handler logs in, sees a new bad review with its deadline,
-records the feedback, closes the case and sees the statistics change.
-Screenshots go to test-output/center/."""
+records the feedback, closes the case and sees the statistics change, with
+the page script and style sheet allowed by the Content-Security-Policy and
+no violation reported; and a guesser is locked out with the remaining time
+shown on the login page. Screenshots go to test-output/center/."""
+import re
 from datetime import datetime, timedelta
 
 import pytest
@@ -19,12 +22,21 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 
 @pytest.fixture
 def browser_page():
+    """A page; at the end, no console error (a CSP violation is one) may have appeared."""
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN")
             page.set_default_timeout(15000)
+            errors, refused = [], []
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.on("response", lambda r: refused.append((r.status, r.url.split("/", 3)[-1]))
+                    if r.status >= 400 else None)
             yield page
+            # the console reports each 4xx as a failed load: only the login form's and the favicon's
+            assert {u for _, u in refused} <= {"login", "favicon.ico"}, refused
+            assert [e for e in errors if not e.startswith("Failed to load resource")] == []
         finally:
             browser.close()
 
@@ -47,6 +59,9 @@ def test_handler_handles_a_bad_review_in_the_browser(running_center, browser_pag
 
     row = page.locator("#cases tr[data-case]")
     expect(row).to_have_count(1)
+    assert page.evaluate("typeof tick") == "function"                 # the script ran under the CSP
+    assert page.evaluate("getComputedStyle(document.querySelector('header')).backgroundColor") \
+        == "rgb(183, 28, 28)"                                          # and the style sheet applied
     expect(row).to_contain_text("拖拉推诿")
     expect(row.locator(".countdown")).to_contain_text("剩余")
     due_text = row.locator(".due").inner_text()
@@ -79,3 +94,27 @@ def test_handler_handles_a_bad_review_in_the_browser(running_center, browser_pag
 
     page.goto(c.url + "/cases")
     expect(page.locator("#cases tr[data-case]")).to_have_count(0)
+
+
+def test_a_guesser_is_locked_out_with_the_remaining_time_on_the_login_page(running_center, browser_page):
+    c, page = running_center, browser_page
+    OUT.mkdir(parents=True, exist_ok=True)
+    c.add_user("wang", "handler", "wang-pass-1", "03")
+    page.goto(c.url + "/login")
+    for i in range(4):
+        page.fill("input[name=name]", "wang")
+        page.fill("input[name=password]", f"guess-{i}")
+        page.click("button[type=submit]")
+        expect(page.locator("#login-error")).to_have_text("用户名或密码错误")
+    page.fill("input[name=name]", "wang")
+    page.fill("input[name=password]", "guess-4")
+    page.click("button[type=submit]")
+    expect(page.locator("#login-error")).to_contain_text("登录失败次数过多，已暂时锁定")
+    page.fill("input[name=name]", "wang")
+    page.fill("input[name=password]", "wang-pass-1")           # the right one waits too
+    page.click("button[type=submit]")
+    error = page.locator("#login-error")
+    expect(error).to_contain_text("后再试")
+    assert re.search(r"请 1[45] 分 \d+ 秒后再试", error.inner_text()), error.inner_text()
+    expect(page).to_have_url(c.url + "/login")
+    page.screenshot(path=str(OUT / "05-login-locked.png"), full_page=True)

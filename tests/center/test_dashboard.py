@@ -1,8 +1,7 @@
-"""The staff dashboard (center/dashboard.py, center/export.py, center/stats.py)."""
+"""The staff dashboard (center/web/, center/queries.py, center/export.py, center/stats.py)."""
 import csv
 import io
 import json
-import re
 from datetime import datetime, timedelta
 
 import pytest
@@ -14,6 +13,7 @@ from center.export import STANDARD_FIELDS
 from center.ingest import ingest
 from center.stats import Row, trend_svg
 from tests.support.center import Clock, make_center, make_vote
+from tests.support.web import csrf_of, login
 
 NOW = datetime(2026, 11, 30, 10, 0, tzinfo=DEFAULT_TZ)
 VOTED = datetime(2026, 11, 27, 15, 0, tzinfo=DEFAULT_TZ)
@@ -38,19 +38,6 @@ def center(tmp_path):
 @pytest.fixture
 def app(center):
     return create_app(center)
-
-
-def csrf_of(html: str) -> str:
-    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
-
-
-def login(app, name, password):
-    cl = TestClient(app)
-    page = cl.get("/login")
-    r = cl.post("/login", data={"name": name, "password": password, "csrf": csrf_of(page.text)},
-                follow_redirects=False)
-    assert r.status_code == 303, r.text
-    return cl
 
 
 def test_pages_need_login(app):

@@ -39,7 +39,7 @@ for name in PACKAGES:
             importlib.import_module(info.name)
             modules.append(info.name)
 
-from center.dashboard import TEMPLATES  # noqa: E402
+from center.web.deps import TEMPLATES  # noqa: E402
 from center.db import make_engine, migrate  # noqa: E402
 from kiosk.cli import main as kiosk_main  # noqa: E402
 from kiosk.events import load_matters  # noqa: E402

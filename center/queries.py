@@ -1,0 +1,93 @@
+"""The dashboard's SQL, in one place (SQLAlchemy Core): what its pages read,
+and the staff sessions (rules in center/sessions.py).
+
+Each function takes an open connection; page queries take the actor's scope
+(a window id, or None for every window), so a handler's filter is applied
+here, once. Times are the naive UTC the tables hold (hallclock.to_db).
+"""
+from __future__ import annotations
+
+from sqlalchemy import delete, func, insert, or_, select, update
+
+from .db import alerts, cases, devices, records, sessions, users
+
+MAX_CASE_ROWS = 500
+RECENT_ALERTS = 10
+MAX_GAP_RANGES = 200
+
+
+def user_by_name(conn, name: str):
+    return conn.execute(select(users).where(users.c.name == name)).first()
+
+
+def case_list(conn, *, closed: bool, scope: str | None):
+    """Open (or closed) cases with their record, earliest deadline first."""
+    q = (select(cases, records.c.body).join(records, records.c.id == cases.c.record_id)
+         .order_by(cases.c.due_at))
+    q = q.where(cases.c.state == "closed") if closed else q.where(cases.c.state != "closed")
+    if scope is not None:
+        q = q.where(cases.c.window_id == scope)
+    return conn.execute(q.limit(MAX_CASE_ROWS)).all()
+
+
+def recent_dashboard_alerts(conn):
+    """The newest alerts of the dashboard channel (the caller filters by scope:
+    the window is inside the JSON payload)."""
+    return conn.execute(select(alerts).where(alerts.c.channel == "dashboard")
+                        .order_by(alerts.c.id.desc()).limit(RECENT_ALERTS)).all()
+
+
+def device_list(conn, scope: str | None):
+    q = select(devices).order_by(devices.c.hall_id, devices.c.window_id, devices.c.device_id)
+    if scope is not None:
+        q = q.where(devices.c.window_id == scope)
+    return conn.execute(q).all()
+
+
+def device(conn, device_id: str):
+    return conn.execute(select(devices).where(devices.c.device_id == device_id)).first()
+
+
+def seq_gaps(conn, device_id: str) -> list[tuple[int, int]]:
+    """The missing seq ranges (first, last) of one tablet, computed with LAG."""
+    prev = func.lag(records.c.seq).over(order_by=records.c.seq)
+    inner = (select(records.c.seq.label("seq"), prev.label("prev"))
+             .where(records.c.device_id == device_id).subquery())
+    q = (select(inner.c.prev, inner.c.seq)
+         .where(inner.c.seq - func.coalesce(inner.c.prev, 0) > 1).limit(MAX_GAP_RANGES))
+    return [(int(p or 0) + 1, int(s) - 1) for p, s in conn.execute(q)]
+
+
+# ------------------------------------------------------------ sessions
+
+
+def session_login(conn, key_hash: str):
+    """The session with this key hash joined with its user, or None."""
+    q = (select(sessions.c.created_at, sessions.c.seen_at, sessions.c.csrf, users.c.name,
+                users.c.role, users.c.window_id, users.c.disabled_at)
+         .join(users, users.c.name == sessions.c.user_name)
+         .where(sessions.c.key_hash == key_hash))
+    return conn.execute(q).first()
+
+
+def start_session(conn, key_hash: str, user_name: str, csrf: str, now) -> None:
+    conn.execute(insert(sessions).values(key_hash=key_hash, user_name=user_name, csrf=csrf,
+                                         created_at=now, seen_at=now))
+
+
+def touch_session(conn, key_hash: str, now) -> None:
+    conn.execute(update(sessions).where(sessions.c.key_hash == key_hash).values(seen_at=now))
+
+
+def end_session(conn, key_hash: str) -> None:
+    conn.execute(delete(sessions).where(sessions.c.key_hash == key_hash))
+
+
+def end_sessions_of(conn, user_name: str) -> int:
+    """End every session of a user (password change, disabled); how many."""
+    return conn.execute(delete(sessions).where(sessions.c.user_name == user_name)).rowcount
+
+
+def end_stale_sessions(conn, created_before, seen_before) -> int:
+    return conn.execute(delete(sessions).where(
+        or_(sessions.c.created_at < created_before, sessions.c.seen_at < seen_before))).rowcount

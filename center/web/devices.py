@@ -1,0 +1,49 @@
+"""设备状态: each tablet's heartbeat, backlog, quarantine, seq gaps, clock."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from fastapi import APIRouter, Request
+
+from hallcore.hallclock import from_db, show
+
+from .. import queries
+from ..cases import can_see
+from .deps import CenterDep, CurrentActor, Forbidden, page
+
+router = APIRouter(include_in_schema=False)
+SILENT_AFTER = timedelta(minutes=15)
+
+
+@router.get("/devices")
+def device_page(request: Request, actor: CurrentActor, center: CenterDep):
+    now = center.clock()
+    with center.engine.connect() as conn:
+        rows = queries.device_list(conn, actor.scope)
+    items = []
+    for d in rows:
+        hb = d.heartbeat or {}
+        seen = from_db(d.heartbeat_at)
+        items.append(dict(
+            id=d.device_id, hall=d.hall_id, window=d.window_id, count=d.record_count,
+            gaps=max(0, d.max_seq - d.record_count), max_seq=d.max_seq,
+            rejected=d.rejected_count, heartbeat=show(seen),
+            silent=seen is None or (now - seen) > SILENT_AFTER,
+            pending=hb.get("pending"), oldest=hb.get("oldest_pending"),
+            quarantined=hb.get("quarantined"), quarantined_ids=hb.get("quarantined_ids") or [],
+            last_error=hb.get("last_error"), version=hb.get("version"),
+            skew=d.clock_skew_s,
+            skew_flagged=d.clock_skew_s is not None and abs(d.clock_skew_s) > center.cfg.clock_skew_warn_s,
+            last_post=show(from_db(d.last_post_at))))
+    return page(request, "devices.html", actor, items=items)
+
+
+@router.get("/devices/{device_id}/gaps")
+def device_gaps(request: Request, actor: CurrentActor, center: CenterDep, device_id: str):
+    """The missing seq ranges of one tablet (computed on demand)."""
+    with center.engine.connect() as conn:
+        d = queries.device(conn, device_id)
+        if d is None or not can_see(actor, d.window_id):
+            raise Forbidden("没有这台设备")
+        gaps = queries.seq_gaps(conn, device_id)
+    return page(request, "gaps.html", actor, device=d, gaps=gaps)
