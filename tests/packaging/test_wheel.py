@@ -251,7 +251,7 @@ def test_no_installed_module_reads_a_file_outside_the_installation(installed, ha
     assert out.returncode == 0, out.stderr[-3000:]
     report = json.loads(report_file.read_text(encoding="utf-8"))
     assert report["check_rc"] == 0 and report["matters"] >= 10 and "login.html" in report["templates"]
-    assert {"kiosk.preflight", "center.dashboard", "halldemo.demo", "hall_assets"} <= set(report["modules"])
+    assert {"kiosk.preflight", "center.web.deps", "halldemo.demo", "hall_assets"} <= set(report["modules"])
     repo = str(REPO)
     for key in ("opened", "module_paths", "sys_path"):
         assert [p for p in report[key] if p.startswith(repo)] == [], key
