@@ -205,9 +205,14 @@ def _sqlite_write_locks(engine: Engine) -> None:
 def migrate(engine: Engine) -> None:
     """Bring the database to the newest schema with the migrations shipped in
     center/migrations (run at `serve` and by the tests)."""
+    import logging
+
     from alembic import command
     from alembic.config import Config
 
+    # alembic names each of its autogenerate plugins at INFO on every start:
+    # noise in center.log that says nothing about this database
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     cfg = Config()
     cfg.set_main_option("script_location", str(shipped(__package__, "migrations")))
     with engine.begin() as conn:
