@@ -1,5 +1,5 @@
 """hall-center: serve, add-device, rotate-token, add-user, passwd, disable-user,
-enable-user, rebuild-stats."""
+enable-user, rebuild-stats, calendar import."""
 from __future__ import annotations
 
 import argparse
@@ -93,6 +93,65 @@ def cmd_rebuild_stats(args) -> int:
     return 0
 
 
+def cmd_calendar_import(args) -> int:
+    """The State Council's notice → that year's table in the holiday override file (DESIGN.md §8.5)."""
+    from hallcore.holidaynotice import NoticeError, parse_notice
+
+    from .calendarfile import check_written, official_elsewhere, read_notice, read_override, write_override
+    from .holidayfile import HolidayFileError, describe_changes, describe_notice, plan_import
+
+    if args.to:
+        target = Path(args.to)
+    elif args.config:
+        target = load_config(args.config).holiday_file
+        if target is None:
+            raise CenterError(f"{args.config} names no holiday_file: set [center] holiday_file "
+                              "(config/holidays.toml is the shipped one) or pass --to FILE")
+    else:
+        raise CenterError("say which file to write: --config (its [center] holiday_file) or --to FILE")
+    target = target.resolve()        # a symlinked /etc/hall/holidays.toml: write its target
+    try:
+        notice = parse_notice(read_notice(args.notice))
+        old = read_override(target)
+        plan = plan_import(old, notice, source=str(target), verified_elsewhere=official_elsewhere)
+    except NoticeError as e:
+        raise CenterError(f"{args.notice}: {e}; nothing written") from None
+    except HolidayFileError as e:
+        raise CenterError(f"{e}; nothing written") from None
+    print("\n".join(describe_notice(notice)))
+    print("\n".join(describe_changes(plan, str(target), estimated=lambda y: not official_elsewhere(y))))
+    if not plan.changed:
+        print(f"nothing to write: {target} already holds {notice.year}'s schedule.")
+        return 0
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise CenterError(f"not writing {target}: there is no terminal to confirm on; check the "
+                              "schedule above against the notice and run again with --yes")
+        answer = input(f"write {notice.year} into {target}? [y/N] ").strip().lower()
+        if answer not in ("y", "yes"):
+            print("nothing written.")
+            return 1
+    try:
+        write_override(target, plan.text)
+        check_written(target, notice.year, plan.changes[0].after)
+    except HolidayFileError as e:
+        raise CenterError(str(e)) from None
+    print(f"wrote {target}: {notice.year} is now verified (read back as the center and the tablets read it). "
+          "Restart hall-center serve to count deadlines with it, and give the tablets the same file.")
+    return 0
+
+
+def add_calendar_import(calendar) -> None:
+    s = calendar.add_parser("import", help="write a year's holidays from the State Council's notice "
+                                           "(plain text) into the holiday override file")
+    s.add_argument("notice", help="the notice as text (UTF-8 or GB18030), "
+                                  "国务院办公厅关于<year>年部分节假日安排的通知")
+    s.add_argument("--config", help="the center's TOML file: write its [center] holiday_file")
+    s.add_argument("--to", metavar="FILE", help="write this override file instead (created if missing)")
+    s.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    s.set_defaults(func=cmd_calendar_import)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hall-center",
                                 description="County service center server for hall evaluation tablets")
@@ -143,6 +202,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = with_config(sub.add_parser("rebuild-stats", help="recompute the daily statistics from the records"))
     s.set_defaults(func=cmd_rebuild_stats)
+
+    calendar = sub.add_parser("calendar", help="the working-day calendar (holiday override file)")
+    calendar_sub = calendar.add_subparsers(dest="calendar_command", required=True)
+    add_calendar_import(calendar_sub)
     return p
 
 
