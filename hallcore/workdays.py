@@ -180,8 +180,9 @@ class WorkCalendar:
                     lunar = "" if year in _LUNAR_YEARS else "; lunar holidays unknown for this year"
                     log.warning("no official holiday schedule for %d: estimating working days as "
                                 "Monday-Friday minus statutory holidays (no make-up days%s); deadlines "
-                                "in %d are marked unverified. Add a [%d] table to the holiday file once "
-                                "the State Council publishes the schedule.", year, lunar, year, year)
+                                "in %d are marked unverified. When the State Council publishes the "
+                                "schedule, import it: hall-center calendar import NOTICE.txt (or add a "
+                                "[%d] table to the holiday file).", year, lunar, year, year)
             return self._estimates[year]
 
 
