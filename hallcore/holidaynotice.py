@@ -50,7 +50,6 @@ _LUNAR = re.compile(r"农历(?:(?P<eve>除夕)|(?P<leap>闰)?(?P<month>十一|�
                     r"(?P<day>初[一二三四五六七八九十]|十[一二三四五六七八九]?|二十[一二三四五六七八九]?"
                     r"|廿[一二三四五六七八九]|三十))")
 _LUNAR_DIGITS = {c: i for i, c in enumerate("一二三四五六七八九十", start=1)}
-_SEPARATORS = re.compile(r"[、,]")  # inside parentheses; after NFKC 、 stays and ， becomes ,
 # A line that is not an item but holds a date followed by 放假/上班/至: the tail of an
 # item line wrapped by a web page or PDF; ignoring it would drop days.
 _STRAY = re.compile(r"\d{1,2}月\d{1,2}日(?:\([^()]*\))?(?:放假|上班|至\d)")
@@ -110,7 +109,7 @@ def chinese_date(d: date) -> str:
     return f"{d.month}月{d.day}日"
 
 
-def _shorten(line: str, limit: int = 80) -> str:
+def _shorten(line: str, limit: int = 120) -> str:
     line = line.strip()
     return line if len(line) <= limit else line[:limit - 1] + "…"
 
@@ -167,7 +166,7 @@ def _lunar_day(text: str) -> int:
 
 def _check_annotation(d: date, note: str, fail: Fail) -> None:
     """（周四）, （农历腊月二十八、周日）, （星期六）: each part must be true of `d`."""
-    for part in filter(None, _SEPARATORS.split(note)):
+    for part in filter(None, _split(note, "、,")):   # after NFKC 、 stays and ， becomes ,
         weekday = _WEEKDAY.fullmatch(part)
         lunar = _LUNAR.fullmatch(part)
         if weekday:
