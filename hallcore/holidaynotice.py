@@ -49,6 +49,7 @@ _LUNAR_MONTHS = {"正": 1, "一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "�
 _LUNAR = re.compile(r"农历(?:(?P<eve>除夕)|(?P<leap>闰)?(?P<month>十一|十二|[正一二三四五六七八九十冬腊])月"
                     r"(?P<day>初[一二三四五六七八九十]|十[一二三四五六七八九]?|二十[一二三四五六七八九]?"
                     r"|廿[一二三四五六七八九]|三十))")
+_LUNAR_TABLE_YEARS = range(1901, 2100)   # lunardate's table; outside it answers nonsense, not an error
 _LUNAR_DIGITS = {c: i for i, c in enumerate("一二三四五六七八九十", start=1)}
 # A line that is not an item but holds a date followed by 放假/上班/至: the tail of an
 # item line wrapped by a web page or PDF; ignoring it would drop days.
@@ -169,6 +170,9 @@ def _check_annotation(d: date, note: str, fail: Fail) -> None:
     for part in filter(None, _split(note, "、,")):   # after NFKC 、 stays and ， becomes ,
         weekday = _WEEKDAY.fullmatch(part)
         lunar = _LUNAR.fullmatch(part)
+        if lunar and d.year not in _LUNAR_TABLE_YEARS:
+            fail(f"cannot check 「{part}」 for {d.isoformat()}: the lunar calendar table covers "
+                 f"{_LUNAR_TABLE_YEARS.start}–{_LUNAR_TABLE_YEARS.stop - 1}")
         if weekday:
             said = weekday.group(1).replace("天", "日")
             if WEEKDAYS.index(said) != d.weekday():

@@ -8,6 +8,7 @@ from datetime import date, timedelta
 
 import chinese_calendar
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from hallcore.holidaynotice import NoticeError, parse_notice
 from tests.support.notices import HYPOTHETICAL_2030, notice_text
@@ -151,3 +152,28 @@ def test_prose_is_ignored_but_a_second_title_is_not():
     assert parse_notice("（此件公开发布）\n" + text + "\n（此件公开发布）\n").holidays() == parse_notice(text).holidays()
     with pytest.raises(NoticeError, match="more than one year"):
         parse_notice(text.replace("各省、", "国务院办公厅关于2027年部分节假日安排的通知\n各省、", 1))
+
+
+# Pieces of notices, valid and not, so that generated text reaches deep into the parser.
+PIECES = ["国务院办公厅关于2026年部分节假日安排的通知", "\n", "一、", "二、", "三、", "元旦", "春节", "：", ":",
+          "1月1日", "12月31日", "2月29日", "13月1日", "0日", "3日", "9999年12月31日", "（周四）", "(周日)",
+          "（农历腊月二十八、周日）", "（农历除夕）", "（农历闰十二月三十）", "（星期天）", "（晴）", "(", ")",
+          "至", "放假", "调休", "不调休", "，", ",", "共3天", "共0天", "放假1天", "。", ".", "、", "上班",
+          "与周末连休", "鼓励休息", "　", "2025年11月4日", "十一、", "２", "日"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.booleans(), st.lists(st.sampled_from(PIECES), max_size=40))
+def test_any_text_is_a_schedule_or_a_notice_error(in_an_item, pieces):
+    start = "国务院办公厅关于2026年部分节假日安排的通知\n一、元旦：" if in_an_item else ""
+    try:
+        notice = parse_notice(start + "".join(pieces))
+    except NoticeError as e:
+        assert str(e)
+    else:
+        assert notice.festivals and all(f.first <= f.last for f in notice.festivals)
+
+
+def test_a_lunar_date_outside_the_lunar_table_is_not_guessed():
+    with pytest.raises(NoticeError, match="the lunar calendar table covers 1901–2099"):
+        parse_notice("国务院办公厅关于2100年部分节假日安排的通知\n一、春节：2月9日（农历正月初一）放假，共1天。\n")
