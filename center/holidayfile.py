@@ -242,7 +242,7 @@ def describe_changes(plan: ImportPlan, target: str, *, estimated: Callable[[int]
     out = []
     for c in plan.changes:
         if c.before is None:
-            today = "estimated today (no make-up days)" if estimated(c.year) else "from the calendar package today"
+            today = "estimated today, without make-up days" if estimated(c.year) else "from the calendar package today"
             out.append(f"{target} has no [{c.year}] table ({c.year} is {today}); the import adds one with "
                        f"{len(c.after.holidays)} days off and {len(c.after.workdays)} make-up working days"
                        + (":" if c.year != plan.changes[0].year else " (above)."))
