@@ -107,9 +107,9 @@ def plan_import(old_text: str | None, notice: HolidayNotice, *, source: str,
         before = old.get(year)
         if year != notice.year:
             if before is None and not verified_elsewhere(year):
+                listed = ", ".join(d.isoformat() for d in sorted(holidays | workdays))
                 raise HolidayFileError(
-                    f"the notice for {notice.year} puts {', '.join(d.isoformat() for d in sorted(holidays | workdays))} "
-                    f"in {year}, which neither {source} nor the calendar package knows: import {year}'s "
+                    f"the notice for {notice.year} puts {listed} in {year}, which neither {source} nor the calendar package knows: import {year}'s "
                     f"notice first (a [{year}] table holding only these days would mark all of {year} official)")
             if before is not None:
                 holidays, workdays = holidays | before.holidays, workdays | before.workdays
