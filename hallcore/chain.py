@@ -13,6 +13,7 @@ names each missing, altered or inserted record. Pure: no I/O, no clock.
 """
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import re
@@ -62,7 +63,10 @@ def _plain(value: Any, where: str) -> None:
 def canonical(record: Mapping[str, Any]) -> bytes:
     """The bytes the chain hash covers: sorted keys, no whitespace, UTF-8, without `hash`."""
     body = {k: v for k, v in record.items() if k != HASH_FIELD}
-    _plain(body, "record")
+    for k, v in body.items():
+        # fast path: a record's values are almost all flat
+        if type(k) is not str or not (v is None or type(v) in (str, int, bool)):
+            _plain({k: v}, "record")
     try:
         return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
                           allow_nan=False).encode("utf-8")
@@ -168,8 +172,9 @@ def verify_chain(records: Iterable[Mapping[str, Any]],
 
 
 def _verify_device(device: str, recs: list[Mapping[str, Any]], head: Head | None) -> list[Finding]:
+    # a chained record without a usable prev_hash links to nothing ("" is no hash)
     nodes = sorted((_Node(r, str(r.get("id")), _seq(r), chain_hash(r),
-                          r.get(PREV_FIELD) if is_chained(r) else None) for r in recs),
+                          (r.get(PREV_FIELD) or "") if is_chained(r) else None) for r in recs),
                    key=lambda n: (n.seq, n.id))
     found: list[Finding] = []
     plain = [n for n in nodes if n.prev is None]
@@ -249,24 +254,22 @@ def _verify_device(device: str, recs: list[Mapping[str, Any]], head: Head | None
     segments = _segments(live)
     # the longest segments form the chain; a segment inside another's seq span is inserted
     ranked = sorted(segments, key=lambda s: (not any(n.id in genuine for n in s), -len(s), s[0].seq, s[0].id))
+    starts: list[int] = []                        # accepted segments: disjoint, kept sorted by seq
     accepted: list[list[_Node]] = []
     for seg in ranked:
         lo, hi = seg[0].seq, seg[-1].seq
-        if any(not (hi < a[0].seq or lo > a[-1].seq) for a in accepted):
+        i = bisect.bisect_right(starts, hi) - 1    # the last accepted one starting at or before hi
+        if i >= 0 and accepted[i][-1].seq >= lo:
             for n in seg:
                 found.append(Finding("inserted", device, n.seq, n.id,
                                      detail="its seq lies inside the chain, which does not lead through it"))
             continue
-        accepted.append(seg)
-    accepted.sort(key=lambda s: s[0].seq)
+        starts.insert(i + 1, lo)
+        accepted.insert(i + 1, seg)
 
     found.extend(_check_start(device, accepted[0][0], last_plain))
     for i, (a, b) in enumerate(zip(accepted, accepted[1:])):
         end, nxt = a[-1], b[0]
-        after = accepted[i + 2][0] if i + 2 < len(accepted) else None
-        if (len(b) == 1 and nxt.seq == end.seq + 1 and after is not None
-                and after.seq == nxt.seq + 1 and end.id not in genuine):
-            continue     # a lone record broken on both sides is the altered one (named next turn)
         if nxt.seq > end.seq + 1:
             found.append(_missing(device, end.seq + 1, nxt))
         elif end.id in genuine:
@@ -276,13 +279,34 @@ def _verify_device(device: str, recs: list[Mapping[str, Any]], head: Head | None
                                      detail=f"does not continue seq {end.seq}, the head the tablet reported"
                                      if n is nxt else "continues an inserted record"))
         else:
-            found.append(Finding("altered", device, end.seq, end.id, others=(nxt.id,),
-                                 detail=f"its hash does not match the prev_hash of seq {nxt.seq}: "
-                                        "this record was altered (or the next one was)"))
+            # one broken link, one record named: `end` (its content changed), unless
+            # `nxt` stands alone broken on both sides too: then one change to nxt's
+            # prev_hash explains both links
+            after = accepted[i + 2][0] if i + 2 < len(accepted) else None
+            lone = len(b) == 1 and after is not None and after.seq == nxt.seq + 1
+            if lone:
+                found.append(Finding("altered", device, nxt.seq, nxt.id, others=(end.id, after.id),
+                                     detail=f"its prev_hash is not seq {end.seq}'s hash and its hash "
+                                            f"is not seq {after.seq}'s prev_hash"))
+            else:
+                found.append(Finding("altered", device, end.seq, end.id, others=(nxt.id,),
+                                     detail=f"its hash does not match the prev_hash of seq {nxt.seq}: "
+                                            "this record was altered (or the next one was)"))
 
     if head is not None:
-        found.extend(_check_head(device, head, [n for s in accepted for n in s]))
-    return sorted(found, key=_order)
+        found.extend(_check_head(device, head, accepted))
+    return _once(found)
+
+
+def _once(found: list[Finding]) -> list[Finding]:
+    """Sorted, each record named at most once per kind (the first reason kept)."""
+    seen, out = set(), []
+    for f in sorted(found, key=_order):
+        key = (f.kind, f.seq, f.record_id) if f.record_id else id(f)
+        if key not in seen:
+            seen.add(key)
+            out.append(f)
+    return out
 
 
 def _check_start(device: str, start: _Node, last_plain: _Node | None) -> list[Finding]:
@@ -321,7 +345,7 @@ def _segments(live: list[_Node]) -> list[list[_Node]]:
         if n.pred is not None and n.pred.id in ids:
             continue
         seg, cur = [n], n
-        while True:
+        while True:                               # bounded: seq grows along every link
             kids = [k for k in (cur.kids or ()) if k.id in ids]
             if not kids:
                 break
@@ -339,9 +363,9 @@ def _missing(device: str, first: int, successor: _Node, why: str = "") -> Findin
                           f"; seq {successor.seq}'s prev_hash names a record the center does not have"))
 
 
-def _check_head(device: str, head: Head, chain: list[_Node]) -> list[Finding]:
-    at = [n for n in chain if n.seq == head.seq]
-    top = max((n.seq for n in chain), default=0)
+def _check_head(device: str, head: Head, accepted: list[list[_Node]]) -> list[Finding]:
+    at = [n for seg in accepted if seg[0].seq <= head.seq <= seg[-1].seq for n in seg if n.seq == head.seq]
+    top = accepted[-1][-1].seq
     if at:
         n = at[0]
         if n.hash != head.hash:
@@ -349,13 +373,12 @@ def _check_head(device: str, head: Head, chain: list[_Node]) -> list[Finding]:
                             detail=f"the tablet's head at seq {head.seq} is {head.hash[:12]}…, "
                                    f"the stored record hashes to {n.hash[:12]}…")]
         return []
-    if head.seq > top:
-        if head.pending == 0:
-            return [Finding("missing", device, top + 1, None, seq_to=head.seq, count=head.seq - top,
-                            detail=f"the tablet's head is seq {head.seq} and it has nothing pending, "
-                                   f"but the center's chain ends at seq {top}")]
-        return []                                 # still on the tablet: not a finding yet
-    return []                                     # inside a gap: reported as missing already
+    if head.seq > top and head.pending == 0:
+        return [Finding("missing", device, top + 1, None, seq_to=head.seq, count=head.seq - top,
+                        detail=f"the tablet's head is seq {head.seq} and it has nothing pending, "
+                               f"but the center's chain ends at seq {top}")]
+    # past the chain with records pending: still on the tablet; inside a gap: reported as missing
+    return []
 
 
 def _head_without_chain(device: str, run: list[_Node], head: Head | None) -> list[Finding]:

@@ -253,3 +253,16 @@ def test_a_non_integer_seq_is_a_clear_error():
     rec = {**chain(n=1)[0], "seq": "1"}
     with pytest.raises(ChainError, match="seq"):
         verify_chain([rec])
+
+
+def test_a_chained_record_that_lost_its_prev_hash_is_altered_not_unchained():
+    recs = chain(n=5)
+    del recs[2]["prev_hash"]
+    assert [(f.kind, f.seq) for f in verify_chain(recs)] == [("altered", 3)]
+
+
+def test_a_device_whose_every_link_is_broken_is_reported_record_by_record():
+    recs = [link(make_vote("tj-03", s), "c" * 64) for s in range(1, 201)]
+    found = verify_chain(recs)
+    # one finding per record, none twice: the first 199 each break a link the last one names
+    assert [(f.kind, f.seq) for f in found] == [("altered", s) for s in range(1, 200)]
