@@ -4,7 +4,6 @@ codes, hall time, messages and keys, reading answers, retrying forever."""
 import copy
 import tomllib
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 
