@@ -21,7 +21,8 @@ from importlib.resources import as_file, files
 from pathlib import Path
 
 ASSETS = "hall_assets"   # assets/: fonts/, sounds/
-CONFIG = "hall_config"   # config/: example.toml, demo.toml, matters.toml, holidays.toml, profiles/, systemd/
+# config/: example.toml, demo.toml, matters.toml, holidays.toml, profiles/, provinces/, systemd/
+CONFIG = "hall_config"
 
 _kept = ExitStack()
 atexit.register(_kept.close)

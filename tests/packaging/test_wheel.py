@@ -45,6 +45,7 @@ RUNTIME_FILES = (
     "hall_config/matters.toml", "hall_config/example.toml", "hall_config/demo.toml",
     "hall_config/holidays.toml", "hall_config/center.example.toml",
     "hall_config/profiles/xunhu-csv.toml", "hall_config/profiles/bracket-kv.toml",
+    "hall_config/provinces/hunan-example.toml",
     "hall_config/systemd/hall-kiosk.service", "hall_config/systemd/hall-agent.service",
 )
 BUILD_LEFTOVERS = shutil.ignore_patterns(".git", ".venv", "build", "dist", "var", "test-output", "*.egg-info",
