@@ -13,9 +13,18 @@ def utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def _in_zone(t: datetime, tz: timezone) -> datetime:
+    """`t` in `tz`; a ValueError naming the time if it falls off the calendar
+    there (year 9999 at -14:00, year 1 at +14:00), never an OverflowError."""
+    try:
+        return t.astimezone(tz)
+    except OverflowError:
+        raise ValueError(f"{t.isoformat()} is outside the years 1-9999 in {tz}") from None
+
+
 def to_db(t: datetime) -> datetime:
     """An aware time as the naive UTC the tables hold."""
-    return t.astimezone(timezone.utc).replace(tzinfo=None)
+    return _in_zone(t, timezone.utc).replace(tzinfo=None)
 
 
 def from_db(t: datetime | None) -> datetime | None:
@@ -24,17 +33,17 @@ def from_db(t: datetime | None) -> datetime | None:
 
 
 def hall_day(t: datetime) -> date:
-    return t.astimezone(HALL_TZ).date()
+    return _in_zone(t, HALL_TZ).date()
 
 
 def show(t: datetime | None) -> str:
     """2026-11-27 15:00 in hall time, for pages."""
-    return "" if t is None else t.astimezone(HALL_TZ).strftime("%Y-%m-%d %H:%M")
+    return "" if t is None else _in_zone(t, HALL_TZ).strftime("%Y-%m-%d %H:%M")
 
 
 def compact(t: datetime | None) -> str:
     """GB/T 39046-2020 评价时间: YYYYMMDDThhmmss in hall time."""
-    return "" if t is None else t.astimezone(HALL_TZ).strftime("%Y%m%dT%H%M%S")
+    return "" if t is None else _in_zone(t, HALL_TZ).strftime("%Y%m%dT%H%M%S")
 
 
 def countdown(due: datetime, now: datetime) -> tuple[str, bool]:
