@@ -23,7 +23,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from hallcore.record import mask_phone
 
-from . import casework, export, stats
+from . import casework, devicefacts, export, stats
 from .auth import check_password
 from .cases import (
     ACTION_LABELS, APPEAL_LABELS, CLAIM_LABELS, STATE_LABELS, Actor, CaseError, available,
@@ -236,16 +236,19 @@ def mount_dashboard(app: FastAPI, center) -> None:
         for d in rows:
             hb = d.heartbeat or {}
             seen = from_db(d.heartbeat_at)
+            seqs = devicefacts.seq_counts(d)
             items.append(dict(
-                id=d.device_id, hall=d.hall_id, window=d.window_id, count=d.record_count,
-                gaps=max(0, d.max_seq - d.record_count), max_seq=d.max_seq,
+                id=d.device_id, hall=d.hall_id, window=d.window_id, region=d.region_code,
+                count=d.record_count, gaps=seqs.missing, repeated=seqs.repeated,
+                conflicts=d.conflict_count, max_seq=d.max_seq,
                 rejected=d.rejected_count, heartbeat=show(seen),
                 silent=seen is None or (now - seen) > timedelta(minutes=15),
                 pending=hb.get("pending"), oldest=hb.get("oldest_pending"),
                 quarantined=hb.get("quarantined"), quarantined_ids=hb.get("quarantined_ids") or [],
                 last_error=hb.get("last_error"), version=hb.get("version"),
-                skew=d.clock_skew_s,
-                skew_flagged=d.clock_skew_s is not None and abs(d.clock_skew_s) > center.cfg.clock_skew_warn_s,
+                skew=d.clock_skew_s, clock_problem=hb.get("clock_problem"),
+                skew_flagged=(d.heartbeat_at is not None and d.clock_skew_s is None) or bool(hb.get("clock_problem"))
+                or (d.clock_skew_s is not None and abs(d.clock_skew_s) > center.cfg.clock_skew_warn_s),
                 last_post=show(from_db(d.last_post_at))))
         return page(request, "devices.html", actor, items=items)
 
@@ -262,7 +265,9 @@ def mount_dashboard(app: FastAPI, center) -> None:
             if d is None or not (actor.role == "supervisor" or actor.window_id == d.window_id):
                 raise Forbidden("没有这台设备")
             gaps = [(int(p or 0) + 1, int(s) - 1) for p, s in conn.execute(q)]
-        return page(request, "gaps.html", actor, device=d, gaps=gaps)
+            repeated = devicefacts.repeated_seqs(conn, device_id)
+            conflicts = devicefacts.conflicts(conn, device_id)
+        return page(request, "gaps.html", actor, device=d, gaps=gaps, repeated=repeated, conflicts=conflicts)
 
     def _export(request: Request, start, end, kind: str):
         actor = user(request)
