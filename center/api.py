@@ -130,7 +130,8 @@ class BodyLimit:
         await send({"type": "http.response.body", "body": body})
 
 
-def _center(request: Request) -> Center:
+async def _center(request: Request) -> Center:
+    # async: no I/O, so FastAPI runs it inline instead of on a worker thread
     return request.app.state.center
 
 
@@ -162,13 +163,16 @@ def _number(digits: str) -> int | float:
 
 
 def _too_deep(data: Any, limit: int) -> bool:
-    stack = [(data, 1)]
-    while stack:
-        value, depth = stack.pop()
+    level, depth = [data], 1
+    while level:
         if depth > limit:
             return True
-        children = value.values() if isinstance(value, dict) else value
-        stack.extend((c, depth + 1) for c in children if isinstance(c, (dict, list)))
+        inner = []
+        for value in level:
+            for child in (value.values() if type(value) is dict else value):
+                if type(child) in (dict, list):
+                    inner.append(child)
+        level, depth = inner, depth + 1
     return False
 
 
@@ -178,14 +182,19 @@ def parse_json(raw: bytes) -> Any:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
         raise ApiError(422, "invalid_request", f"the body is not UTF-8 (bad byte at offset {e.start}); "
-                                            f"send UTF-8 JSON") from None
+                                               f"send UTF-8 JSON") from None
     try:
-        data = json.loads(text, parse_int=_number)
+        try:
+            data = json.loads(text)
+        except ValueError as e:
+            if "integer string conversion" not in str(e):     # Python's 4300-digit limit
+                raise
+            data = json.loads(text, parse_int=_number)      # the slow reader only when needed
     except RecursionError:
         data = None
     except ValueError as e:                     # json.JSONDecodeError
         raise ApiError(422, "invalid_request", f"the body is not JSON: {e}"[:500]) from None
-    if data is None or (isinstance(data, (dict, list)) and _too_deep(data, MAX_JSON_DEPTH)):
+    if data is None or (type(data) in (dict, list) and _too_deep(data, MAX_JSON_DEPTH)):
         raise ApiError(422, "invalid_request", f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
     return data
 

@@ -90,19 +90,29 @@ def classify(device_id: str, votes: list[Any], *, now: datetime | None = None,
     """Pure: which records of a batch are acceptable and why not the others."""
     out = []
     for i, vote in enumerate(votes):
-        v = Verdict(i, _shown_id(vote))
-        errs = validate_record(vote, now=now, bounds=bounds)
-        if errs:
-            v.reason = ("invalid record: " + "; ".join(str(e) for e in errs))[:MAX_REASON]
-        elif unstorable(vote):
-            v.reason = "invalid record: a text field contains U+0000 or a lone surrogate, which cannot be stored"
-        elif vote["device_id"] != device_id:
-            v.reason = (f"device_id {vote['device_id']!r} differs from the sending device "
-                        f"{device_id!r}")
-        else:
-            v.status, v.record = "accepted", vote
-        out.append(v)
+        try:
+            out.append(_check(i, vote, device_id, now, bounds))
+        except Exception:   # a checker bug must cost this record only (the others are still checked)
+            error_id = secrets.token_hex(6)
+            log.exception("record %d of a batch from %s could not be checked: error %s", i, device_id, error_id)
+            out.append(Verdict(i, None, reason=f"the center could not check this record (error {error_id}, "
+                                               f"in the center's log); it was not stored"))
     return out
+
+
+def _check(i: int, vote: Any, device_id: str, now: datetime | None, bounds: TimeBounds) -> Verdict:
+    v = Verdict(i, _shown_id(vote))
+    errs = validate_record(vote, now=now, bounds=bounds)
+    if errs:
+        v.reason = ("invalid record: " + "; ".join(str(e) for e in errs))[:MAX_REASON]
+    elif unstorable(vote):
+        v.reason = "invalid record: a text field contains U+0000 or a lone surrogate, which cannot be stored"
+    elif vote["device_id"] != device_id:
+        v.reason = (f"device_id {vote['device_id']!r} differs from the sending device "
+                    f"{device_id!r}")
+    else:
+        v.status, v.record = "accepted", vote
+    return v
 
 
 def differing_fields(kept: Mapping[str, Any], other: Mapping[str, Any]) -> list[str]:

@@ -167,3 +167,18 @@ def test_a_failure_of_the_database_itself_is_not_blamed_on_a_record(api_center, 
     assert r.status_code == 500
     assert r.json()["error"] == "internal_error" and "error " in r.json()["detail"]
     assert stored_ids(api_center) == []
+
+
+def test_a_record_the_checks_themselves_fail_on_is_rejected_alone(tablet, monkeypatch, caplog):
+    batch = [make_vote("tab-03", i) for i in (1, 2, 3)]
+    real = ingest_module.validate_record
+
+    def validate(rec, **kw):
+        if rec.get("seq") == 2:
+            raise RecursionError("a checker bug")
+        return real(rec, **kw)
+    monkeypatch.setattr(ingest_module, "validate_record", validate)
+    with caplog.at_level(logging.ERROR, logger="center.ingest"):
+        res = post_votes(tablet, batch).json()["results"]
+    assert [x["status"] for x in res] == ["stored", "rejected", "stored"]
+    assert any(_error_id(res[1]["reason"]) in m for m in caplog.messages)
