@@ -87,7 +87,8 @@ def unstorable(value: Any) -> bool:
 
 def classify(device_id: str, votes: list[Any], *, now: datetime | None = None,
              bounds: TimeBounds = DEFAULT_BOUNDS) -> list[Verdict]:
-    """Pure: which records of a batch are acceptable and why not the others."""
+    """Which records of a batch are acceptable and why not the others (pure
+    but for the log line of a checker that failed on a record)."""
     out = []
     for i, vote in enumerate(votes):
         try:

@@ -22,10 +22,10 @@ def count(api_center, table):
 
 
 def test_a_device_cannot_file_a_bad_review_for_another_window(api_center):
-    with api_client(api_center, "tab-a", window_id="03") as tablet:
+    with api_client(api_center, "tab-a", window_id="03") as tablet_api:
         own = make_vote("tab-a", 1, bad=True)
         other = make_vote("tab-a", 2, bad=True, window_id="05")
-        res = post_votes(tablet, [other, own], device_id="tab-a").json()["results"]
+        res = post_votes(tablet_api, [other, own], device_id="tab-a").json()["results"]
     assert [x["status"] for x in res] == ["rejected", "stored"]
     assert "window_id '05'" in res[0]["reason"] and "window '03'" in res[0]["reason"]
     assert "move-device" in res[0]["reason"]
@@ -34,8 +34,8 @@ def test_a_device_cannot_file_a_bad_review_for_another_window(api_center):
 
 
 def test_hall_and_region_must_match_the_enrollment_too(api_center):
-    with api_client(api_center, "tab-a", region_code="430922") as tablet:
-        res = post_votes(tablet, [make_vote("tab-a", 1, hall_id="yiyang"),
+    with api_client(api_center, "tab-a", region_code="430922") as tablet_api:
+        res = post_votes(tablet_api, [make_vote("tab-a", 1, hall_id="yiyang"),
                                   make_vote("tab-a", 2, region_code="430900")],
                          device_id="tab-a").json()["results"]
     assert [x["status"] for x in res] == ["rejected", "rejected"]
@@ -48,8 +48,8 @@ def test_hall_and_region_must_match_the_enrollment_too(api_center):
 def test_without_a_region_the_centers_default_applies(db_url, tmp_path):
     c = make_center(db_url, tmp_path, clock=Clock(NOW), region_code="430922")
     try:
-        with api_client(c, "tab-a") as tablet:                  # enrolled without --region
-            res = post_votes(tablet, [make_vote("tab-a", 1, region_code="110101"), make_vote("tab-a", 2)],
+        with api_client(c, "tab-a") as tablet_api:                  # enrolled without --region
+            res = post_votes(tablet_api, [make_vote("tab-a", 1, region_code="110101"), make_vote("tab-a", 2)],
                              device_id="tab-a").json()["results"]
         assert [x["status"] for x in res] == ["rejected", "stored"]
         with c.engine.connect() as conn:
@@ -59,9 +59,9 @@ def test_without_a_region_the_centers_default_applies(db_url, tmp_path):
 
 
 def test_a_device_enrolled_without_any_region_takes_its_first_records_and_keeps_it(api_center):
-    with api_client(api_center, "tab-a") as tablet:
-        first = post_votes(tablet, [make_vote("tab-a", 1)], device_id="tab-a").json()["results"]
-        later = post_votes(tablet, [make_vote("tab-a", 2, region_code="110101")],
+    with api_client(api_center, "tab-a") as tablet_api:
+        first = post_votes(tablet_api, [make_vote("tab-a", 1)], device_id="tab-a").json()["results"]
+        later = post_votes(tablet_api, [make_vote("tab-a", 2, region_code="110101")],
                            device_id="tab-a").json()["results"]
     assert first[0]["status"] == "stored" and later[0]["status"] == "rejected"
     log = api_center.enrollment_log("tab-a")
@@ -70,12 +70,12 @@ def test_a_device_enrolled_without_any_region_takes_its_first_records_and_keeps_
 
 
 def test_moving_a_tablet_is_logged_and_its_new_window_is_accepted(api_center, caplog):
-    with api_client(api_center, "tab-a", window_id="03", region_code="430922") as tablet:
+    with api_client(api_center, "tab-a", window_id="03", region_code="430922") as tablet_api:
         with caplog.at_level(logging.INFO, logger="center.devices"):
             before, after, _beat = api_center.move_device("tab-a", "taojiang", "05")
         assert before == Enrollment("tab-a", "taojiang", "03", "430922")
         assert after == Enrollment("tab-a", "taojiang", "05", "430922")
-        res = post_votes(tablet, [make_vote("tab-a", 1, window_id="03"), make_vote("tab-a", 2, window_id="05")],
+        res = post_votes(tablet_api, [make_vote("tab-a", 1, window_id="03"), make_vote("tab-a", 2, window_id="05")],
                          device_id="tab-a").json()["results"]
     assert [x["status"] for x in res] == ["rejected", "stored"]
     assert any("tab-a moved" in m and "03 -> 05" in m for m in caplog.messages)

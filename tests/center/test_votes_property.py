@@ -47,7 +47,7 @@ SEQS = itertools.count(1)
 # The fixtures live across examples on purpose: each example sends new ids.
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
-def test_any_value_in_any_field_of_one_record_never_breaks_the_batch(api_center, tablet, data):
+def test_any_value_in_any_field_of_one_record_never_breaks_the_batch(api_center, tablet_api, data):
     # one odd record per field, each with its field replaced by a drawn JSON value; one with a field
     # gone, one with an unknown field, one that is no record at all; two valid records among them
     values = data.draw(st.fixed_dictionaries(field_value), label="values")
@@ -67,7 +67,7 @@ def test_any_value_in_any_field_of_one_record_never_breaks_the_batch(api_center,
     for v in valid:
         batch.insert(data.draw(st.integers(min_value=0, max_value=len(batch))), v)
     # serialized here (ASCII escapes) so lone surrogates and U+0000 reach the server as JSON allows
-    r = tablet.post("/api/v1/votes", content=json.dumps({"device_id": "tab-03", "votes": batch}).encode(),
+    r = tablet_api.post("/api/v1/votes", content=json.dumps({"device_id": "tab-03", "votes": batch}).encode(),
                     headers={"Content-Type": "application/json"})
     assert r.status_code == 200, r.text
     results = r.json()["results"]

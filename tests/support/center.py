@@ -152,7 +152,7 @@ def api_center(db_url, tmp_path):
 
 
 @pytest.fixture
-def tablet(api_center):
+def tablet_api(api_center):
     """The real app over `api_center`, as tablet tab-03 (taojiang, window 03) calls it."""
     with api_client(api_center) as client:
         yield client
