@@ -14,15 +14,20 @@ from typing import Any, Mapping
 from agent.alerts import alert_line
 from hallcore.hallclock import readable as shown
 from hallcore.record import parse_time
+from hallcore.timebounds import clock_problem
 
 STALE_AFTER_S = 120   # a status older than this means the agent is not running
 
 
 def heartbeat_body(status: Mapping[str, Any]) -> dict[str, Any]:
-    """The heartbeat the center's device view shows (DESIGN.md section 4)."""
+    """The heartbeat the center's device view shows (DESIGN.md section 4):
+    with `clock_problem` when the tablet's own clock is plainly wrong (the
+    kiosk then asks nothing; hallcore.timebounds)."""
     body = {k: status.get(k) for k in
             ("pending", "oldest_pending", "quarantined", "quarantined_ids", "last_success", "version", "clock")}
     body["last_error"] = (status.get("last_error") or None) and str(status["last_error"])[:2000]
+    clock = parse_time(status.get("clock"))
+    body["clock_problem"] = clock_problem(clock) if clock is not None else None
     return body
 
 

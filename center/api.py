@@ -6,21 +6,32 @@ GET  /api/v1/health
 """
 from __future__ import annotations
 
+import json
 import logging
+import secrets
+import sys
 import threading
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi.responses import JSONResponse, PlainTextResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from . import casework
 from .ingest import unstorable, ingest
 from .service import Center
 
 log = logging.getLogger("center.api")
+
+# A batch is 4 levels deep ({"votes": [{"reasons": [...]}]}); anything much
+# deeper is no record, and refusing it here keeps every later step (repr,
+# json.dumps, the database driver) far from Python's recursion limit.
+MAX_JSON_DEPTH = 64
+QUARANTINED_ID = 64          # a record id is 36 characters
 
 
 class ApiError(Exception):
@@ -29,6 +40,7 @@ class ApiError(Exception):
 
 
 class VotesIn(BaseModel):
+    model_config = ConfigDict(strict=True)
     device_id: str = Field(min_length=1, max_length=64)
     votes: list[Any] = Field(description="schema-1 records (DESIGN.md section 3); "
                                          "each is validated on its own")
@@ -45,15 +57,19 @@ class VotesOut(BaseModel):
 
 
 class HeartbeatIn(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    """Strict: a number sent as "5" or true is refused, not read as 5 or 1."""
+    model_config = ConfigDict(extra="ignore", strict=True)
     pending: int = Field(ge=0, le=10 ** 12)
     oldest_pending: str | None = Field(default=None, max_length=40)
     quarantined: int = Field(default=0, ge=0, le=10 ** 12)
-    quarantined_ids: list[str] | None = Field(default=None, max_length=1000)
+    quarantined_ids: list[Annotated[str, Field(max_length=QUARANTINED_ID)]] | None = Field(
+        default=None, max_length=1000)
     last_success: str | None = Field(default=None, max_length=40)
     last_error: str | None = Field(default=None, max_length=2000)
     version: str = Field(default="", max_length=64)
     clock: str = Field(max_length=40, description="the tablet's clock, ISO 8601 with offset")
+    clock_problem: str | None = Field(default=None, max_length=300,
+                                      description="why the tablet finds its own clock plainly wrong")
 
 
 class HeartbeatOut(BaseModel):
@@ -114,8 +130,13 @@ class BodyLimit:
         await send({"type": "http.response.body", "body": body})
 
 
-def _bearer_device(request: Request) -> str:
-    center: Center = request.app.state.center
+async def _center(request: Request) -> Center:
+    # async: no I/O, so FastAPI runs it inline instead of on a worker thread
+    return request.app.state.center
+
+
+def bearer_device(request: Request, center: Annotated[Center, Depends(_center)]) -> str:
+    """The device whose token is presented; 401 otherwise. Reads no body."""
     auth = request.headers.get("authorization", "")
     scheme, _, token = auth.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -127,13 +148,154 @@ def _bearer_device(request: Request) -> str:
     return device
 
 
+Device = Annotated[str, Depends(bearer_device)]
+
+
 def _same_device(token_device: str, device_id: str) -> None:
     if token_device != device_id:
         raise ApiError(403, "forbidden", f"this token belongs to another device, not {device_id!r}")
 
 
+def _number(digits: str) -> int | float:
+    """A JSON integer; one too long for Python to read (over 4300 digits)
+    reads as infinity, which no field accepts, so only its record is rejected."""
+    return int(digits) if len(digits) <= sys.get_int_max_str_digits() else float("inf")
+
+
+def _too_deep(data: Any, limit: int) -> bool:
+    level, depth = [data], 1
+    while level:
+        if depth > limit:
+            return True
+        inner = []
+        for value in level:
+            for child in (value.values() if type(value) is dict else value):
+                if type(child) in (dict, list):
+                    inner.append(child)
+        level, depth = inner, depth + 1
+    return False
+
+
+def parse_json(raw: bytes) -> Any:
+    """The body as JSON (UTF-8, RFC 8259), or ApiError 422 naming why not."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ApiError(422, "invalid_request", f"the body is not UTF-8 (bad byte at offset {e.start}); "
+                                               f"send UTF-8 JSON") from None
+    try:
+        try:
+            data = json.loads(text)
+        except ValueError as e:
+            if "integer string conversion" not in str(e):     # Python's 4300-digit limit
+                raise
+            data = json.loads(text, parse_int=_number)      # the slow reader only when needed
+    except RecursionError:
+        data = None
+    except ValueError as e:                     # json.JSONDecodeError
+        raise ApiError(422, "invalid_request", f"the body is not JSON: {e}"[:500]) from None
+    if data is None or (type(data) in (dict, list) and _too_deep(data, MAX_JSON_DEPTH)):
+        raise ApiError(422, "invalid_request", f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+    return data
+
+
+def _explain(errors) -> str:
+    parts = [f"{'.'.join(str(p) for p in e.get('loc', ())) or 'body'}: {e.get('msg')}" for e in errors]
+    return "; ".join(parts)[:2000]
+
+
+def _read(model: type[BaseModel], data: Any) -> Any:
+    try:
+        return model.model_validate(data)
+    except ValidationError as e:
+        raise ApiError(422, "invalid_request", _explain(e.errors())) from None
+
+
+# The body is read only once the token is known good: an unauthenticated
+# client gets its 401 without the server parsing anything it sent.
+async def votes_body(request: Request, _device: Device) -> VotesIn:
+    return _read(VotesIn, parse_json(await request.body()))
+
+
+async def heartbeat_body(request: Request, device_id: str, device: Device) -> HeartbeatIn:
+    _same_device(device, device_id)      # the path names the device: refused before reading the body
+    return _read(HeartbeatIn, parse_json(await request.body()))
+
+
+def _body_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """The OpenAPI request body of a model read by a dependency, not by FastAPI."""
+    return {"requestBody": {"required": True, "content": {
+        "application/json": {"schema": model.model_json_schema()}}}}
+
+
 ERRORS = {401: {"model": ErrorOut}, 403: {"model": ErrorOut}, 413: {"model": ErrorOut},
           422: {"model": ErrorOut}}
+
+router = APIRouter(prefix="/api/v1")
+
+
+@router.post("/votes", response_model=VotesOut, response_model_exclude_unset=True, responses=ERRORS,
+             openapi_extra=_body_schema(VotesIn))
+def post_votes(device: Device, batch: Annotated[VotesIn, Depends(votes_body)],
+               center: Annotated[Center, Depends(_center)]):
+    """Store a batch of records; each id answers stored, duplicate or rejected (why)."""
+    _same_device(device, batch.device_id)
+    if len(batch.votes) > center.cfg.max_batch:
+        raise ApiError(413, "batch_too_large",
+                       f"{len(batch.votes)} records in one batch; at most {center.cfg.max_batch}")
+    return {"results": ingest(center, batch.device_id, batch.votes)}
+
+
+@router.post("/devices/{device_id}/heartbeat", response_model=HeartbeatOut, responses=ERRORS,
+             openapi_extra=_body_schema(HeartbeatIn))
+def post_heartbeat(device_id: str, beat: Annotated[HeartbeatIn, Depends(heartbeat_body)],
+                   center: Annotated[Center, Depends(_center)]):
+    """The tablet's outbox depth, quarantine and clock."""
+    data = beat.model_dump()
+    if unstorable(data):
+        raise ApiError(422, "invalid_request", "a text field contains U+0000 or a lone surrogate, "
+                                               "which cannot be stored")
+    return center.heartbeat(device_id, data)
+
+
+@router.get("/health")
+def health():
+    return {"ok": True}
+
+
+_HTTP_ERRORS = {404: "not_found", 405: "method_not_allowed"}
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    """Every answer under /api/ is {"error", "detail"} (DESIGN.md section 4.4), whatever failed."""
+
+    @app.exception_handler(ApiError)
+    async def _api_error(_request, exc: ApiError):
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return JSONResponse({"error": exc.error, "detail": exc.detail}, exc.status, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request, exc: RequestValidationError):
+        return JSONResponse({"error": "invalid_request", "detail": _explain(exc.errors())}, 422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException):
+        if not request.url.path.startswith("/api/"):
+            return await http_exception_handler(request, exc)
+        error = _HTTP_ERRORS.get(exc.status_code, f"http_{exc.status_code}")
+        detail = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail)
+        return JSONResponse({"error": error, "detail": f"{request.method} {request.url.path}: {detail}"},
+                            exc.status_code, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception):
+        error_id = secrets.token_hex(6)
+        log.error("unexpected error %s answering %s %s", error_id, request.method, request.url.path,
+                  exc_info=exc)
+        if not request.url.path.startswith("/api/"):
+            return PlainTextResponse(f"Internal Server Error (error {error_id})", 500)
+        return JSONResponse({"error": "internal_error",
+                             "detail": f"error {error_id}, in the center's log; retry later"}, 500)
 
 
 def create_app(center: Center, *, worker: bool = False) -> FastAPI:
@@ -164,39 +326,8 @@ def create_app(center: Center, *, worker: bool = False) -> FastAPI:
     app = FastAPI(title="hall-center", version="1", lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="County service center: receives hall tablets' evaluation records")
     app.state.center = center
-
-    @app.exception_handler(ApiError)
-    async def _api_error(_request, exc: ApiError):
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-        return JSONResponse({"error": exc.error, "detail": exc.detail}, exc.status, headers=headers)
-
-    @app.exception_handler(RequestValidationError)
-    async def _invalid(_request, exc: RequestValidationError):
-        parts = [f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}" for e in exc.errors()]
-        return JSONResponse({"error": "invalid_request", "detail": "; ".join(parts)[:2000]}, 422)
-
-    @app.post("/api/v1/votes", response_model=VotesOut, response_model_exclude_unset=True,
-              responses=ERRORS)
-    def post_votes(batch: VotesIn, device: str = Depends(_bearer_device)):
-        """Store a batch of records; each id answers stored, duplicate or rejected (why)."""
-        _same_device(device, batch.device_id)
-        if len(batch.votes) > center.cfg.max_batch:
-            raise ApiError(413, "batch_too_large",
-                           f"{len(batch.votes)} records in one batch; at most {center.cfg.max_batch}")
-        return {"results": ingest(center, batch.device_id, batch.votes)}
-
-    @app.post("/api/v1/devices/{device_id}/heartbeat", response_model=HeartbeatOut, responses=ERRORS)
-    def post_heartbeat(device_id: str, beat: HeartbeatIn, device: str = Depends(_bearer_device)):
-        """The tablet's outbox depth, quarantine and clock."""
-        _same_device(device, device_id)
-        data = beat.model_dump()
-        if unstorable(data):
-            raise ApiError(422, "invalid_request", "a text field contains U+0000 or a lone surrogate, which cannot be stored")
-        return center.heartbeat(device_id, data)
-
-    @app.get("/api/v1/health")
-    def health():
-        return {"ok": True}
+    _add_error_handlers(app)
+    app.include_router(router)
 
     from .web import SecurityHeaders, mount_dashboard
     mount_dashboard(app, center)

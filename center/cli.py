@@ -1,5 +1,5 @@
-"""hall-center: serve, add-device, rotate-token, add-user, passwd, disable-user,
-enable-user, rebuild-stats, calendar import."""
+"""hall-center: serve, add-device, move-device, rotate-token, add-user, passwd,
+disable-user, enable-user, rebuild-stats, calendar import."""
 from __future__ import annotations
 
 import argparse
@@ -35,10 +35,25 @@ def cmd_serve(args) -> int:
 
 
 def cmd_add_device(args) -> int:
-    token = _center(args).add_device(args.device_id, args.hall, args.window)
-    print(f"device {args.device_id} enrolled (hall {args.hall}, window {args.window}).")
+    center = _center(args)
+    token = center.add_device(args.device_id, args.hall, args.window, args.region)
+    region = args.region or center.cfg.region_code or "that of its first record"
+    print(f"device {args.device_id} enrolled (hall {args.hall}, window {args.window}, region {region}).")
     print("Its token, shown only this once — put it in the tablet's token file:")
     print(token)
+    return 0
+
+
+def cmd_move_device(args) -> int:
+    before, after, beat = _center(args).move_device(args.device_id, args.hall, args.window, args.region)
+    print(f"device {args.device_id} moved: hall {before.hall_id} -> {after.hall_id}, "
+          f"window {before.window_id} -> {after.window_id}, "
+          f"region {before.region_code or '-'} -> {after.region_code or '-'} (logged).")
+    pending = (beat or {}).get("pending")
+    if pending:
+        print(f"warning: its last heartbeat reported {pending} records still on the tablet; those made "
+              f"at the old window will now be rejected (quarantined on the tablet). Let the outbox "
+              f"drain before moving a tablet.")
     return 0
 
 
@@ -172,7 +187,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("device_id")
     s.add_argument("--hall", required=True)
     s.add_argument("--window", required=True)
+    s.add_argument("--region", help="6-digit 行政区划代码 (default: [center] region_code)")
     s.set_defaults(func=cmd_add_device)
+
+    s = with_config(sub.add_parser("move-device", help="enroll a tablet for another hall or window (logged)"))
+    s.add_argument("device_id")
+    s.add_argument("--hall", required=True)
+    s.add_argument("--window", required=True)
+    s.add_argument("--region", help="6-digit 行政区划代码 (default: unchanged)")
+    s.set_defaults(func=cmd_move_device)
 
     s = with_config(sub.add_parser("rotate-token", help="give a tablet a new token"))
     s.add_argument("device_id")

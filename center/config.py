@@ -6,12 +6,14 @@ and `hall-center` exits non-zero instead of starting half configured.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import time
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from hallcore.config import ConfigError, Table, load_toml
 from hallcore.hallclock import DEFAULT_TZ
+from hallcore.record import is_region_code
+from hallcore.timebounds import DEFAULT_BOUNDS, EARLIEST, TimeBounds
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,8 @@ class CenterConfig:
     max_batch: int = 500
     max_body_bytes: int = 2 * 1024 * 1024
     clock_skew_warn_s: int = 120
+    region_code: str | None = None       # the county's 行政区划代码: add-device's default
+    record_bounds: TimeBounds = DEFAULT_BOUNDS   # the times a record may carry
     closing: time = time(17, 30)
     holiday_file: Path | None = None
     timezone: ZoneInfo = DEFAULT_TZ      # the hall's: pages, exports, the statistics day (hallcore.hallclock)
@@ -68,6 +72,25 @@ def _clock(t: Table, name: str, default: time) -> time:
         raise t.error(name, f"{raw!r} is not a time of day", 'write it as "HH:MM", e.g. "17:30"') from None
 
 
+def _region(t: Table) -> str | None:
+    code = t.str("region_code", "", empty=True) or None
+    if code is not None and not is_region_code(code):
+        raise t.error("region_code", f"{code!r} is not a 6-digit 行政区划代码", 'e.g. "430922"')
+    return code
+
+
+def _record_bounds(t: Table, zone) -> TimeBounds:
+    """records_not_before is a hall day: its midnight in the hall's zone."""
+    raw = t._get("records_not_before", EARLIEST.date().isoformat())
+    try:
+        day = raw if isinstance(raw, date) and not isinstance(raw, datetime) else date.fromisoformat(raw)
+    except (TypeError, ValueError):
+        raise t.error("records_not_before", f"{raw!r} is not a date",
+                      'write it as "YYYY-MM-DD", e.g. "2019-12-01"') from None
+    hours = t.int("records_max_ahead_h", 24, min=1, max=24 * 30)
+    return TimeBounds(earliest=datetime.combine(day, time(), zone), ahead=timedelta(hours=hours))
+
+
 def load_config(path: str | Path) -> CenterConfig:
     path = Path(path)
     data = load_toml(path)
@@ -93,6 +116,7 @@ def load_config(path: str | Path) -> CenterConfig:
         retry_max_s=a.int("retry_max_s", 3600, min=1, max=7 * 86400),
         tick_s=a.int("tick_s", 30, min=1, max=3600),
     )
+    zone = c.zone("timezone")
     cfg = CenterConfig(
         database=database_url(c.str("database"), base),
         host=c.str("host", "127.0.0.1"),
@@ -104,9 +128,11 @@ def load_config(path: str | Path) -> CenterConfig:
         max_batch=c.int("max_batch", 500, min=1, max=10000),
         max_body_bytes=c.int("max_body_bytes", 2 * 1024 * 1024, min=1024, max=64 * 1024 * 1024),
         clock_skew_warn_s=c.int("clock_skew_warn_s", 120, min=1),
+        region_code=_region(c),
+        record_bounds=_record_bounds(c, zone),
         closing=_clock(c, "closing", time(17, 30)),
         holiday_file=c.path("holiday_file", None, base=base, must_exist=True),
-        timezone=c.zone("timezone"),
+        timezone=zone,
         departments=dict(d.data),
         alerts=alerts,
     )

@@ -21,13 +21,19 @@ metadata = MetaData()
 devices = Table(
     "devices", metadata,
     Column("device_id", String(64), primary_key=True),
+    # the enrollment: a record must name this hall, window and region (null:
+    # the center's default region, else the first stored record's)
     Column("hall_id", String(64), nullable=False),
     Column("window_id", String(64), nullable=False),
+    Column("region_code", String(6)),
     Column("token_hash", String(64), nullable=False, unique=True),
     Column("created_at", DateTime, nullable=False),
-    # seq bookkeeping maintained at ingest: missing = max_seq - record_count
+    # seq bookkeeping maintained at ingest: seq_count = distinct seqs stored, so
+    # missing = max_seq - seq_count and repeated = record_count - seq_count
     Column("record_count", BigInteger, nullable=False, default=0),
     Column("max_seq", BigInteger, nullable=False, default=0),
+    Column("seq_count", BigInteger, nullable=False, default=0),
+    Column("conflict_count", BigInteger, nullable=False, default=0),
     Column("last_post_at", DateTime),
     Column("rejected_count", BigInteger, nullable=False, default=0),
     Column("heartbeat_at", DateTime),
@@ -57,6 +63,31 @@ records = Table(
     Column("body", JSON, nullable=False),             # the record exactly as the tablet sent it
     Index("ix_records_day", "day"),
     Index("ix_records_device_seq", "device_id", "seq"),
+)
+
+# A record id sent again with other content: answered `duplicate` (the first
+# copy stays), and the other copy is kept here for the device page.
+record_conflicts = Table(
+    "record_conflicts", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("record_id", String(36), nullable=False, index=True),
+    Column("device_id", String(64), nullable=False),          # the device that sent the other copy
+    Column("received_at", DateTime, nullable=False),
+    Column("fields", JSON, nullable=False),                   # names of the fields that differ
+    Column("body", JSON, nullable=False),                     # the other copy as sent
+    Index("ix_record_conflicts_device", "device_id", "id"),
+)
+
+# Enrollment changes (enroll, move, region learned): who sent what is judged
+# against the enrollment, so its history is kept.
+device_log = Table(
+    "device_log", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("device_id", String(64), nullable=False, index=True),
+    Column("at", DateTime, nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("previous", JSON),                                 # the enrollment before (null: none)
+    Column("enrollment", JSON, nullable=False),               # hall, window, region after
 )
 
 # One row per (day, department, window, staff, matter): what the statistics
@@ -202,9 +233,9 @@ def _sqlite_write_locks(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def migrate(engine: Engine) -> None:
-    """Bring the database to the newest schema with the migrations shipped in
-    center/migrations (run at `serve` and by the tests)."""
+def migrate(engine: Engine, revision: str = "head") -> None:
+    """Bring the database to the newest schema (or `revision`) with the
+    migrations shipped in center/migrations (run at `serve` and by the tests)."""
     import logging
 
     from alembic import command
@@ -217,4 +248,4 @@ def migrate(engine: Engine) -> None:
     cfg.set_main_option("script_location", str(shipped(__package__, "migrations")))
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+        command.upgrade(cfg, revision)

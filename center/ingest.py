@@ -1,29 +1,49 @@
-"""Receiving a batch of records from a tablet (DESIGN.md section 4).
+"""Receiving a batch of records from a tablet (DESIGN.md section 4.4).
 
-Each record is validated by the shared schema (hallcore.record), stored once
-by id (ON CONFLICT DO NOTHING: a repeat or a concurrent post of the same id
-answers `duplicate`), counted into the daily statistics, and a bad review
-opens a case. The whole batch is one transaction; rows are written in id
-order so concurrent batches on PostgreSQL cannot deadlock on each other.
+Each record is checked, and answered `rejected` with the reason if it fails:
+1. `classify` (pure): the shared schema (hallcore.record.validate_record, its
+   times against the center's clock and `[center] records_*` bounds), text
+   a database can store, the sending device;
+2. in the transaction: the device's enrollment (center/enrollment.py).
+The accepted ones are stored once by id (ON CONFLICT DO NOTHING RETURNING:
+a repeat answers `duplicate`; other content under a stored id is a conflict,
+logged, counted and kept in `record_conflicts`), counted into the daily
+statistics and the device's seq bookkeeping (distinct seqs; a seq stored
+again under another id is logged), and a bad review opens a case.
+
+The batch is one transaction; the device row is locked first and records are
+written in id order, so concurrent batches cannot deadlock on each other. The
+records are written inside a savepoint; if that fails for any reason but the
+database itself, they are written again one by one, each in its own
+savepoint: the one that fails is `rejected` with an error id that is also in
+the log, the others are stored. One record can neither fail nor block a batch.
 """
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import logging
+import secrets
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Mapping
 
-from sqlalchemy import case as sql_case, update
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import case as sql_case, insert, select, update
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from hallcore.hallclock import hall_day, to_db
 from hallcore.record import is_bad_review, parse_time, validate_record
+from hallcore.timebounds import DEFAULT_BOUNDS, TimeBounds
 
 from . import casework
-from .db import daily_stats, devices, records
+from .db import daily_stats, device_log, devices, record_conflicts, records
+from .enrollment import mismatch, region_for
+from .service import enrollment_from, locked_device
 from .sqlutil import insert_for, is_retryable
 
+log = logging.getLogger("center.ingest")
+
 MAX_REASON = 1000
+_MISSING = object()
 
 
 @dataclass
@@ -65,23 +85,43 @@ def unstorable(value: Any) -> bool:
     return False
 
 
-def classify(device_id: str, votes: list[Any]) -> list[Verdict]:
-    """Pure: which records of a batch are acceptable and why not the others."""
+def classify(device_id: str, votes: list[Any], *, now: datetime | None = None,
+             bounds: TimeBounds = DEFAULT_BOUNDS) -> list[Verdict]:
+    """Which records of a batch are acceptable and why not the others (pure
+    but for the log line of a checker that failed on a record)."""
     out = []
     for i, vote in enumerate(votes):
-        v = Verdict(i, _shown_id(vote))
-        errs = validate_record(vote)
-        if errs:
-            v.reason = ("invalid record: " + "; ".join(str(e) for e in errs))[:MAX_REASON]
-        elif unstorable(vote):
-            v.reason = "invalid record: a text field contains U+0000 or a lone surrogate, which cannot be stored"
-        elif vote["device_id"] != device_id:
-            v.reason = (f"device_id {vote['device_id']!r} differs from the sending device "
-                        f"{device_id!r}")
-        else:
-            v.status, v.record = "accepted", vote
-        out.append(v)
+        try:
+            out.append(_check(i, vote, device_id, now, bounds))
+        except Exception:   # a checker bug must cost this record only (the others are still checked)
+            error_id = secrets.token_hex(6)
+            log.exception("record %d of a batch from %s could not be checked: error %s", i, device_id, error_id)
+            out.append(Verdict(i, None, reason=f"the center could not check this record (error {error_id}, "
+                                               f"in the center's log); it was not stored"))
     return out
+
+
+def _check(i: int, vote: Any, device_id: str, now: datetime | None, bounds: TimeBounds) -> Verdict:
+    v = Verdict(i, _shown_id(vote))
+    errs = validate_record(vote, now=now, bounds=bounds)
+    if errs:
+        v.reason = ("invalid record: " + "; ".join(str(e) for e in errs))[:MAX_REASON]
+    elif unstorable(vote):
+        v.reason = "invalid record: a text field contains U+0000 or a lone surrogate, which cannot be stored"
+    elif vote["device_id"] != device_id:
+        v.reason = (f"device_id {vote['device_id']!r} differs from the sending device "
+                    f"{device_id!r}")
+    else:
+        v.status, v.record = "accepted", vote
+    return v
+
+
+def differing_fields(kept: Mapping[str, Any], other: Mapping[str, Any]) -> list[str]:
+    """Pure: the fields in which two copies of one record id differ ([] if the same).
+
+    The whole record is compared: the agent sends each record exactly as the
+    outbox stored it, seq included, so a true resend is identical."""
+    return sorted(k for k in set(kept) | set(other) if kept.get(k, _MISSING) != other.get(k, _MISSING))
 
 
 def record_row(rec: Mapping[str, Any], department: str, received_at: datetime) -> dict[str, Any]:
@@ -121,58 +161,189 @@ def add_to_daily_stats(conn, deltas: dict[tuple, dict[str, int]]) -> None:
 
 def ingest(center, device_id: str, votes: list[Any]) -> list[dict[str, Any]]:
     """Store a batch from `device_id` (already authenticated); one answer per vote, in order."""
-    verdicts = classify(device_id, votes)
+    checked = classify(device_id, votes, now=center.clock(), bounds=center.cfg.record_bounds)
     for attempt in range(5):
+        verdicts = [replace(v) for v in checked]     # a retried transaction starts from the checks
         try:
             _store(center, device_id, verdicts)
             break
         except OperationalError as e:
             if attempt == 4 or not is_retryable(e):
                 raise
-            for v in verdicts:
-                if v.status in ("stored", "duplicate"):
-                    v.status = "accepted"
     return [v.answer() for v in verdicts]
+
+
+# ------------------------------------------------------------------ writing
+
+@dataclass
+class Written:
+    """What one write unit did; applied to the verdicts once its savepoint is released."""
+    status: dict[int, str] = field(default_factory=dict)      # verdict index -> stored | duplicate
+    stored: int = 0
+    new_seqs: set[int] = field(default_factory=set)           # seqs the device had not stored before
+    max_seq: int = 0
+    repeated: list[tuple[str, int]] = field(default_factory=list)   # (id, seq) stored on a seq already taken
+    conflicts: list[tuple[str, list[str]]] = field(default_factory=list)   # (id, differing fields)
+
+    def add(self, other: "Written") -> None:
+        self.status.update(other.status)
+        self.stored += other.stored
+        self.new_seqs |= other.new_seqs
+        self.max_seq = max(self.max_seq, other.max_seq)
+        self.repeated += other.repeated
+        self.conflicts += other.conflicts
+
+
+def record_specific(exc: Exception) -> bool:
+    """An error that belongs to the records being written, not to the
+    database: the connection, a lock or a deadlock fail the whole batch (the
+    agent retries it); anything else is isolated to its record."""
+    return not isinstance(exc, (OperationalError, InterfaceError)) \
+        and not getattr(exc, "connection_invalidated", False)
 
 
 def _store(center, device_id: str, verdicts: list[Verdict]) -> None:
     now = center.clock()
-    accepted = sorted((v for v in verdicts if v.status == "accepted"), key=lambda v: v.record["id"])
-    rejected = sum(1 for v in verdicts if v.status == "rejected")
     with center.engine.begin() as conn:
-        rows = [record_row(v.record, center.cfg.department(v.record["window_id"]), now)
-                for v in accepted]
-        new_ids: set[str] = set()
-        if rows:
-            # executemany, batched into multi-row INSERTs by SQLAlchemy; RETURNING names the rows that were new
-            # (psycopg reports rowcount -1 for ON CONFLICT inserts)
-            new_ids = set(conn.execute(
-                insert_for(conn, records).on_conflict_do_nothing(index_elements=["id"])
-                .returning(records.c.id), rows).scalars())
-        deltas: dict[tuple, dict[str, int]] = {}
-        stored = []
-        max_seq = 0
-        for v, row in zip(accepted, rows):
-            rec = v.record
-            if rec["id"] in new_ids:
-                new_ids.discard(rec["id"])        # a second copy in the same batch is a duplicate
-                v.status = "stored"
-                stored.append((v, row))
-                max_seq = max(max_seq, rec["seq"])
-                d = deltas.setdefault(stats_key(rec, row["day"], row["department"]),
-                                      dict.fromkeys(STATS_COUNTS, 0))
-                d["total"] += 1
-                if rec["result"] == "rated":
-                    d["rated"] += 1
-                    d["bad" if row["bad"] else "good"] += 1
-            else:
-                v.status = "duplicate"
-        for v, row in stored:
-            if row["bad"]:
-                casework.open_case(conn, center, v.record, row, now)
-        add_to_daily_stats(conn, deltas)
+        device = locked_device(conn, device_id)     # one batch of a device at a time: exact seq counts
+        if device is None:
+            raise RuntimeError(f"device {device_id!r} authenticated but not enrolled")
+        enrollment = enrollment_from(device)
+        accepted = [v for v in verdicts if v.status == "accepted"]
+        region = region_for(enrollment, center.cfg.region_code)
+        learned = region is None and bool(accepted)
+        if learned:
+            region = accepted[0].record["region_code"]
+        for v in accepted:
+            why = mismatch(v.record, enrollment, region)
+            if why:
+                v.status, v.reason = "rejected", why
+        accepted = sorted((v for v in verdicts if v.status == "accepted"), key=lambda v: v.record["id"])
+        known = _stored_seqs(conn, device_id, {v.record["seq"] for v in accepted})
+        w = _write_isolated(conn, center, device_id, accepted, now, known)
+        for v in accepted:
+            if v.index in w.status:
+                v.status = w.status[v.index]
+        _log_findings(device_id, w)
+        if learned and w.stored:
+            conn.execute(update(devices).where(devices.c.device_id == device_id).values(region_code=region))
+            conn.execute(insert(device_log).values(
+                device_id=device_id, at=to_db(now), action="region", previous=enrollment.as_json(),
+                enrollment=dict(enrollment.as_json(), region_code=region)))
+            log.info("device %s enrolled without a region: took %s from its first stored record",
+                     device_id, region)
+        rejected = sum(1 for v in verdicts if v.status == "rejected")
         conn.execute(update(devices).where(devices.c.device_id == device_id).values(
-            record_count=devices.c.record_count + len(stored),
+            record_count=devices.c.record_count + w.stored,
+            seq_count=devices.c.seq_count + len(w.new_seqs),
+            conflict_count=devices.c.conflict_count + len(w.conflicts),
             rejected_count=devices.c.rejected_count + rejected,
-            max_seq=sql_case((devices.c.max_seq < max_seq, max_seq), else_=devices.c.max_seq),
+            max_seq=sql_case((devices.c.max_seq < w.max_seq, w.max_seq), else_=devices.c.max_seq),
             last_post_at=to_db(now)))
+
+
+def _stored_seqs(conn, device_id: str, seqs: set[int]) -> set[int]:
+    if not seqs:
+        return set()
+    return set(conn.execute(select(records.c.seq).distinct().where(
+        records.c.device_id == device_id, records.c.seq.in_(sorted(seqs)))).scalars())
+
+
+def _write_isolated(conn, center, device_id: str, accepted: list[Verdict], now: datetime,
+                    known: set[int]) -> Written:
+    """All of `accepted` in one savepoint; if that fails, each in its own."""
+    if not accepted:
+        return Written()
+    try:
+        with conn.begin_nested():
+            return _write(conn, center, device_id, accepted, now, known)
+    except Exception as e:
+        if not record_specific(e):
+            raise
+        log.warning("a batch of %d records from %s failed (%r); storing them one by one",
+                    len(accepted), device_id, e)
+    total = Written()
+    for v in accepted:
+        try:
+            with conn.begin_nested():
+                w = _write(conn, center, device_id, [v], now, known | total.new_seqs)
+        except Exception as e:
+            if not record_specific(e):
+                raise
+            error_id = secrets.token_hex(6)
+            log.exception("record %s (seq %s) from %s could not be stored: error %s; answered rejected",
+                          v.record.get("id"), v.record.get("seq"), device_id, error_id)
+            v.status = "rejected"
+            v.reason = (f"the center could not store this record (error {error_id}, in the center's log); "
+                        f"it was not stored")
+            continue
+        total.add(w)
+    return total
+
+
+def _write(conn, center, device_id: str, items: list[Verdict], now: datetime, known: set[int]) -> Written:
+    """Store `items` (valid, enrolled, sorted by id); raises on any failure."""
+    rows = [record_row(v.record, center.cfg.department(v.record["window_id"]), now) for v in items]
+    # executemany, batched into multi-row INSERTs by SQLAlchemy; RETURNING names the rows that were new
+    # (psycopg reports rowcount -1 for ON CONFLICT inserts)
+    new_ids = set(conn.execute(
+        insert_for(conn, records).on_conflict_do_nothing(index_elements=["id"])
+        .returning(records.c.id), rows).scalars())
+    w = Written()
+    seen = set(known)
+    deltas: dict[tuple, dict[str, int]] = {}
+    stored, repeats = [], []
+    for v, row in zip(items, rows):
+        rec = v.record
+        if rec["id"] not in new_ids:
+            w.status[v.index] = "duplicate"
+            repeats.append(v)
+            continue
+        new_ids.discard(rec["id"])        # a second copy in the same batch is a duplicate
+        w.status[v.index] = "stored"
+        w.stored += 1
+        stored.append((v, row))
+        w.max_seq = max(w.max_seq, rec["seq"])
+        if rec["seq"] in seen:
+            w.repeated.append((rec["id"], rec["seq"]))
+        else:
+            seen.add(rec["seq"])
+            w.new_seqs.add(rec["seq"])
+        d = deltas.setdefault(stats_key(rec, row["day"], row["department"]), dict.fromkeys(STATS_COUNTS, 0))
+        d["total"] += 1
+        if rec["result"] == "rated":
+            d["rated"] += 1
+            d["bad" if row["bad"] else "good"] += 1
+    if repeats:
+        w.conflicts = _conflicts(conn, device_id, repeats, now)
+    for v, row in stored:
+        if row["bad"]:
+            casework.open_case(conn, center, v.record, row, now)
+    add_to_daily_stats(conn, deltas)
+    return w
+
+
+def _conflicts(conn, device_id: str, repeats: list[Verdict], now: datetime) -> list[tuple[str, list[str]]]:
+    """Keep every copy of a stored id whose content differs from the stored one."""
+    ids = sorted({v.record["id"] for v in repeats})
+    kept = dict(conn.execute(select(records.c.id, records.c.body).where(records.c.id.in_(ids))).all())
+    found, rows = [], []
+    for v in repeats:
+        first = kept.get(v.record["id"])
+        fields = differing_fields(first, v.record) if first is not None else []
+        if fields:
+            found.append((v.record["id"], fields))
+            rows.append(dict(record_id=v.record["id"], device_id=device_id, received_at=to_db(now),
+                             fields=fields, body=dict(v.record)))
+    if rows:
+        conn.execute(insert(record_conflicts), rows)
+    return found
+
+
+def _log_findings(device_id: str, w: Written) -> None:
+    for rid, fields in w.conflicts:
+        log.warning("record %s sent again by %s with other content (%s): answered duplicate, the first "
+                    "copy is kept, the other is in record_conflicts", rid, device_id, ", ".join(fields))
+    for rid, seq in w.repeated:
+        log.warning("device %s stored seq %d again under another id (%s): its outbox numbered two "
+                    "records alike", device_id, seq, rid)

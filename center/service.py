@@ -4,22 +4,56 @@ The clock is injected so deadline and escalation tests control time.
 """
 from __future__ import annotations
 
-from datetime import datetime
+import logging
+from datetime import datetime, timedelta
 from typing import Any, Callable
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from hallcore.hallclock import to_db, utc_now
-from hallcore.record import parse_time
+from hallcore.record import is_region_code, parse_time
+from hallcore.timebounds import TimeBounds
 
 from . import alerting, queries
 from .auth import ROLES, hash_password, new_device_token, password_problem, token_hash
 from .config import CenterConfig
-from .db import devices, make_engine, migrate, users
+from .db import device_log, devices, make_engine, migrate, users
 from .deadlines import Deadlines
+from .enrollment import Enrollment
+
+log = logging.getLogger("center.devices")
 
 MAX_DEVICE_ID = 64
+# A heartbeat clock further ahead than this is no skew worth a number: it is unknown (and flagged).
+MAX_CLOCK_AHEAD = timedelta(days=366)
+
+
+def clock_skew(clock: Any, now: datetime, bounds: TimeBounds) -> int | None:
+    """Tablet minus center in seconds, or None when the tablet's clock is
+    unknown: not an ISO 8601 time with offset, before the earliest record
+    time, or a year or more ahead (a number that large means nothing)."""
+    t = parse_time(clock)
+    if t is None or bounds.problem(t, now, extra=MAX_CLOCK_AHEAD - bounds.ahead) is not None:
+        return None
+    return round((t - now).total_seconds())
+
+
+def enrollment_from(row) -> Enrollment:
+    return Enrollment(row.device_id, row.hall_id, row.window_id, row.region_code)
+
+
+def locked_device(conn, device_id: str):
+    """The device's row, locked until the transaction ends (PostgreSQL; SQLite
+    writers are serialized anyway): enrollment changes and one device's
+    batches take their turn."""
+    return conn.execute(select(devices).where(devices.c.device_id == device_id).with_for_update()).first()
+
+
+def _check_ids(**named: str) -> None:
+    for name, v in named.items():
+        if not v or not v.strip() or len(v) > MAX_DEVICE_ID:
+            raise CenterError(f"{name.replace('_', ' ')} must be 1..{MAX_DEVICE_ID} characters, got {v!r}")
 
 
 class CenterError(ValueError):
@@ -40,22 +74,67 @@ class Center:
 
     # ------------------------------------------------------------ devices
 
-    def add_device(self, device_id: str, hall_id: str, window_id: str) -> str:
-        """Enroll a tablet; returns its token (shown once, only the hash is kept)."""
-        for name, v in (("device id", device_id), ("hall", hall_id), ("window", window_id)):
-            if not v or not v.strip() or len(v) > MAX_DEVICE_ID:
-                raise CenterError(f"{name} must be 1..{MAX_DEVICE_ID} characters, got {v!r}")
+    def add_device(self, device_id: str, hall_id: str, window_id: str,
+                   region_code: str | None = None) -> str:
+        """Enroll a tablet; returns its token (shown once, only the hash is kept).
+
+        The region defaults to the center's `[center] region_code`."""
+        _check_ids(device_id=device_id, hall=hall_id, window=window_id)
+        region = self._region(region_code or self.cfg.region_code)
         token = new_device_token()
+        now = self.clock()
+        enrolled = Enrollment(device_id, hall_id, window_id, region)
         try:
             with self.engine.begin() as conn:
                 conn.execute(insert(devices).values(
-                    device_id=device_id, hall_id=hall_id, window_id=window_id,
-                    token_hash=token_hash(token), created_at=to_db(self.clock()),
-                    record_count=0, max_seq=0, rejected_count=0))
+                    device_id=device_id, hall_id=hall_id, window_id=window_id, region_code=region,
+                    token_hash=token_hash(token), created_at=to_db(now),
+                    record_count=0, max_seq=0, seq_count=0, conflict_count=0, rejected_count=0))
+                self._log_enrollment(conn, "enroll", None, enrolled, now)
         except IntegrityError:
             raise CenterError(f"device {device_id!r} is already enrolled; "
                               f"use rotate-token to give it a new token") from None
+        log.info("device %s enrolled: hall %s, window %s, region %s", device_id, hall_id, window_id,
+                 region or "(its first record's)")
         return token
+
+    def move_device(self, device_id: str, hall_id: str, window_id: str,
+                    region_code: str | None = None) -> tuple[Enrollment, Enrollment, dict | None]:
+        """Enroll a tablet for another hall or window (and region); logged.
+        Returns (before, after, the device's last heartbeat)."""
+        _check_ids(hall=hall_id, window=window_id)
+        now = self.clock()
+        with self.engine.begin() as conn:
+            row = locked_device(conn, device_id)
+            if row is None:
+                raise CenterError(f"no device {device_id!r}; enroll it with add-device")
+            before = enrollment_from(row)
+            region = self._region(region_code) if region_code else before.region_code
+            after = Enrollment(device_id, hall_id, window_id, region)
+            conn.execute(update(devices).where(devices.c.device_id == device_id).values(
+                hall_id=hall_id, window_id=window_id, region_code=region))
+            self._log_enrollment(conn, "move", before, after, now)
+        log.warning("device %s moved: hall %s -> %s, window %s -> %s, region %s -> %s", device_id,
+                    before.hall_id, hall_id, before.window_id, window_id, before.region_code, region)
+        return before, after, row.heartbeat
+
+    def enrollment_log(self, device_id: str) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(
+                select(device_log).where(device_log.c.device_id == device_id).order_by(device_log.c.id))]
+
+    @staticmethod
+    def _region(code: str | None) -> str | None:
+        if code is not None and not is_region_code(code):
+            raise CenterError(f"region must be a 6-digit 行政区划代码 such as 430922, got {code!r}")
+        return code
+
+    @staticmethod
+    def _log_enrollment(conn, action: str, before: Enrollment | None, after: Enrollment,
+                        now: datetime) -> None:
+        conn.execute(insert(device_log).values(
+            device_id=after.device_id, at=to_db(now), action=action,
+            previous=before.as_json() if before else None, enrollment=after.as_json()))
 
     def rotate_token(self, device_id: str) -> str:
         token = new_device_token()
@@ -72,14 +151,14 @@ class Center:
                                 .where(devices.c.token_hash == token_hash(token))).scalar()
 
     def heartbeat(self, device_id: str, beat: dict[str, Any]) -> dict[str, Any]:
-        """Store the tablet's latest state; flag a clock off by more than the limit."""
+        """Store the tablet's latest state; flag a clock off by more than the
+        limit, an unknown one, or one the tablet itself reports wrong."""
         now = self.clock()
-        clock = parse_time(beat.get("clock"))
-        skew = None if clock is None else round((clock - now).total_seconds())
+        skew = clock_skew(beat.get("clock"), now, self.cfg.record_bounds)
         with self.engine.begin() as conn:
             conn.execute(update(devices).where(devices.c.device_id == device_id).values(
                 heartbeat_at=to_db(now), heartbeat=beat, clock_skew_s=skew))
-        flagged = skew is not None and abs(skew) > self.cfg.clock_skew_warn_s
+        flagged = skew is None or abs(skew) > self.cfg.clock_skew_warn_s or bool(beat.get("clock_problem"))
         return {"ok": True, "server_time": now.isoformat(timespec="seconds"),
                 "clock_skew_s": skew, "clock_skew_flagged": flagged}
 

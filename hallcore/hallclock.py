@@ -61,9 +61,18 @@ def assume_hall(t: datetime) -> datetime:
     return t.replace(tzinfo=_zone) if t.utcoffset() is None else t
 
 
+def _in_zone(t: datetime, tz: tzinfo) -> datetime:
+    """`t` in `tz`; a ValueError naming the time if it falls off the calendar
+    there (year 9999 at -14:00, year 1 at +14:00), never an OverflowError."""
+    try:
+        return t.astimezone(tz)
+    except OverflowError:
+        raise ValueError(f"{t.isoformat()} is outside the years 1-9999 in {tz}") from None
+
+
 def in_hall(t: datetime) -> datetime:
     """The same instant as hall time (a naive `t` is taken as hall time)."""
-    return assume_hall(t).astimezone(_zone)
+    return _in_zone(assume_hall(t), _zone)
 
 
 def hall_day(t: datetime) -> date:
@@ -76,7 +85,7 @@ def utc_now() -> datetime:
 
 def to_db(t: datetime) -> datetime:
     """An aware time as the naive UTC the center's tables hold."""
-    return t.astimezone(timezone.utc).replace(tzinfo=None)
+    return _in_zone(t, timezone.utc).replace(tzinfo=None)
 
 
 def from_db(t: datetime | None) -> datetime | None:

@@ -10,8 +10,10 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Iterable, Mapping
+
+from hallcore.timebounds import DEADLINE_SPAN, DEFAULT_BOUNDS, TimeBounds
 
 SCHEMA_VERSION = 1
 CHANNEL_HALL_TABLET = "hall_tablet"  # 政务大厅平板电脑
@@ -36,6 +38,7 @@ OTHER_REASON = "其他"
 MAX_TEXT = 200          # names, ids, reasons
 MAX_COMMENT = 500       # free text of a bad review
 MAX_MATTERS = 50        # matters on one ticket
+MAX_SEQ = 2 ** 53       # the largest integer every JSON reader keeps exact
 _MOBILE = re.compile(r"^1[3-9][0-9]{9}$")
 _REGION = re.compile(r"^[0-9]{6}$")
 
@@ -177,10 +180,29 @@ def _int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
-def validate_record(record: Any, *, require_seq: bool = True) -> list[FieldError]:
+def is_canonical_id(value: Any) -> bool:
+    """A record id in its one form: a lowercase, hyphenated UUID (what uuid4() prints).
+
+    Any other spelling of the same UUID (upper case, braces, no hyphens) is
+    refused rather than folded: every side keys on the id as sent."""
+    if not isinstance(value, str) or len(value) != 36:
+        return False
+    try:
+        return str(uuid.UUID(value)) == value
+    except ValueError:
+        return False
+
+
+TIME_FIELDS = ("called_at", "finished_at", "prompted_at", "voted_at", "due_at")
+
+
+def validate_record(record: Any, *, require_seq: bool = True, now: datetime | None = None,
+                    bounds: TimeBounds = DEFAULT_BOUNDS) -> list[FieldError]:
     """Every problem with `record`, one FieldError per bad field ([] if valid).
 
-    `require_seq=False` is for a record before the outbox numbers it.
+    `require_seq=False` is for a record before the outbox numbers it. `now`
+    is the checking side's clock: every time must lie within `bounds` of it
+    (hallcore.timebounds); without it only the earliest bound is checked.
     """
     if not isinstance(record, Mapping):
         return [FieldError("record", record, "a JSON object")]
@@ -194,20 +216,17 @@ def validate_record(record: Any, *, require_seq: bool = True) -> list[FieldError
     for f in unknown:
         errs.append(FieldError(f, r[f], "no such field in schema 1"))
 
-    try:
-        if not isinstance(r.get("id"), str) or str(uuid.UUID(r["id"])) != r["id"].lower():
-            bad("id", "a UUID string")
-    except ValueError:
-        bad("id", "a UUID string")
-    if r.get("schema") != SCHEMA_VERSION or isinstance(r.get("schema"), bool):
+    if not is_canonical_id(r.get("id")):
+        bad("id", "a lowercase hyphenated UUID string such as 8e1f0c2a-5b7d-4c1e-9f3a-0d2b6c4e8a10")
+    if not _int(r.get("schema")) or r.get("schema") != SCHEMA_VERSION:
         bad("schema", f"{SCHEMA_VERSION}")
     if not _text(r.get("device_id"), limit=64):
         bad("device_id", "a non-empty device id of at most 64 characters")
     seq = r.get("seq")
     if seq is None and not require_seq:
         pass
-    elif not _int(seq) or seq < 1:
-        bad("seq", "an integer >= 1 assigned by the outbox")
+    elif not _int(seq) or not 1 <= seq <= MAX_SEQ:
+        bad("seq", f"an integer from 1 to 2**53 ({MAX_SEQ}) assigned by the outbox")
     if not is_region_code(r.get("region_code")):
         bad("region_code", "a 6-digit administrative division code such as 430922")
     for f in ("hall_id", "window_id"):
@@ -254,7 +273,7 @@ def validate_record(record: Any, *, require_seq: bool = True) -> list[FieldError
             bad_review = level.bad
             if r.get("rating_label") != level.label:
                 bad("rating_label", f"{level.label!r} for rating {level.name!r}")
-            if r.get("satisfaction_code") != level.satisfaction_code:
+            if not _int(r.get("satisfaction_code")) or r.get("satisfaction_code") != level.satisfaction_code:
                 bad("satisfaction_code", f"{level.satisfaction_code} for rating {level.name!r}")
         if r.get("unrated_reason") is not None:
             bad("unrated_reason", "null for a rated record")
@@ -290,12 +309,21 @@ def validate_record(record: Any, *, require_seq: bool = True) -> list[FieldError
         for f in ("comment", "contact_phone", "due_at", "calendar_verified"):
             if r.get(f) is not None:
                 bad(f, "null: only a bad review has it")
+
+    already = {e.field for e in errs}
+    for f in TIME_FIELDS:
+        t = parse_time(r.get(f))
+        if t is not None and f not in already:
+            problem = bounds.problem(t, now, extra=DEADLINE_SPAN if f == "due_at" else timedelta(0))
+            if problem:
+                bad(f, problem)
     return errs
 
 
-def check_record(record: Any, *, require_seq: bool = True) -> Mapping[str, Any]:
+def check_record(record: Any, *, require_seq: bool = True, now: datetime | None = None,
+                 bounds: TimeBounds = DEFAULT_BOUNDS) -> Mapping[str, Any]:
     """Return `record` if valid, else raise RecordError naming each bad field."""
-    errs = validate_record(record, require_seq=require_seq)
+    errs = validate_record(record, require_seq=require_seq, now=now, bounds=bounds)
     if errs:
         raise RecordError(errs)
     return record
@@ -311,8 +339,9 @@ def new_record(*, device_id: str, region_code: str, hall_id: str, window_id: str
                contact_phone: str | None = None,
                called_at: datetime | None = None, finished_at: datetime | None = None,
                due_at: datetime | None = None, calendar_verified: bool | None = None,
-               record_id: str | None = None) -> dict[str, Any]:
-    """A complete record without `seq` (the outbox assigns it), validated.
+               record_id: str | None = None, now: datetime | None = None) -> dict[str, Any]:
+    """A complete record without `seq` (the outbox assigns it), validated
+    (against the caller's clock `now` when given).
 
     Label and national code are derived from the rating here so no caller can
     get them wrong. Raises RecordError.
@@ -352,5 +381,5 @@ def new_record(*, device_id: str, region_code: str, hall_id: str, window_id: str
         "due_at": iso(due_at) if level and level.bad else None,
         "calendar_verified": calendar_verified if level and level.bad else None,
     }
-    check_record(rec, require_seq=False)
+    check_record(rec, require_seq=False, now=now)
     return rec

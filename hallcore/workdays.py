@@ -208,13 +208,18 @@ def deadline(start: datetime, workdays: int, *, closing: time = DEFAULT_CLOSING,
     if isinstance(workdays, bool) or not isinstance(workdays, int) or workdays < 1:
         raise ValueError(f"workdays must be a whole number >= 1, got {workdays!r}")
     calendar = calendar or default_calendar()
+    span = 2 * workdays + _MAX_SLACK_DAYS
+    if start.date() > date.max - timedelta(days=span):
+        # the search would step past 9999-12-31 (OverflowError); no real vote is there
+        raise ValueError(f"start {start.isoformat()} is too close to the end of the calendar "
+                         f"(year 9999) to count {workdays} working days")
     day, counted, verified = start.date(), 0, True
-    for _ in range(2 * workdays + _MAX_SLACK_DAYS):
+    for _ in range(span):
         day += timedelta(days=1)
         verified = verified and calendar.is_verified(day)
         if calendar.is_workday(day):
             counted += 1
             if counted == workdays:
                 return Deadline(datetime.combine(day, closing, tzinfo=start.tzinfo), verified)
-    raise RuntimeError(f"not {workdays} working days in the {2 * workdays + _MAX_SLACK_DAYS} days "
+    raise RuntimeError(f"not {workdays} working days in the {span} days "
                        f"after {start.date()}: check the holiday file")

@@ -30,6 +30,12 @@ Decisions documented here because the design leaves them open:
   finish or cancel for it is ignored. Ticket numbers restart every day.
 - A finish without matters is asked as one generic matter, so the citizen
   is still asked and participation is still counted.
+- A tablet clock that is plainly wrong (hallcore.timebounds.clock_problem:
+  before this release or before any valid record time) asks nothing: every
+  record it made would carry a wrong time and be refused, so no evaluation
+  is opened, the ticket is counted (`not_asked_clock_wrong`) and the problem
+  is shown on the admin screen and sent in the heartbeat. The kiosk cannot
+  know the real time; hall IT sets the clock.
 """
 from __future__ import annotations
 
@@ -42,6 +48,7 @@ from typing import Any, Callable, Protocol
 
 from hallcore.record import (DEFAULT_BAD_REVIEW_REASONS, MAX_COMMENT, MAX_MATTERS, MAX_TEXT, OTHER_REASON,
                              Level, RecordError, is_mobile_phone, new_record, scale as get_scale)
+from hallcore.timebounds import clock_problem
 from hallcore.workdays import HANDLING_WORKDAYS, WorkCalendar, deadline
 from kiosk.events import Matter, TicketEvent
 from kiosk.journal import JournalError, JournalState, OpenEvaluation, OpenMatter
@@ -166,6 +173,7 @@ class KioskFlow:
         self._message: str | None = None
         self.counters: Counter[str] = Counter()        # ignored events, store failures, ... (admin screen)
         self.journal_problem: str | None = None
+        self.clock_problem: str | None = clock_problem(_aware(now))   # admin screen
         self._retry_at = now                            # next retry of a failed unrated close
         self._serial = 0
         self._dirty = True
@@ -286,6 +294,7 @@ class KioskFlow:
 
     def tick(self, now: datetime) -> None:
         _aware(now)
+        self.clock_problem = clock_problem(now)
         if now < self._activity or now < self._shown_at:
             # The wall clock was stepped back (NTP, RTC reset): restart the screen's
             # clocks instead of freezing taps and timeouts until it catches up.
@@ -390,6 +399,13 @@ class KioskFlow:
     # ------------------------------------------------------------- evaluation
 
     def _open_evaluation(self, event: TicketEvent, now: datetime) -> None:
+        self.clock_problem = clock_problem(now)
+        if self.clock_problem:
+            log.error("ticket %s not asked: %s", event.ticket, self.clock_problem)
+            self.counters["not_asked_clock_wrong"] += 1
+            self._serving = None
+            self._show("idle", now)
+            return
         matters = list(dict.fromkeys(event.matters)) or [GENERIC_MATTER]
         if len(matters) > MAX_MATTERS:
             log.error("ticket %s has %d matters; asking the first %d", event.ticket, len(matters), MAX_MATTERS)
@@ -424,7 +440,8 @@ class KioskFlow:
                 matter_count=len(ev.matters), scale_size=s.scale,
                 prompted_at=datetime.fromisoformat(prompted_at),
                 called_at=datetime.fromisoformat(ev.called_at) if ev.called_at else None,
-                finished_at=datetime.fromisoformat(ev.finished_at), record_id=matter.record_id, **result)
+                finished_at=datetime.fromisoformat(ev.finished_at), record_id=matter.record_id,
+                now=now, **result)
             stored = self._outbox.put(record) or record
         except RecordError as e:   # can never be stored: count it, keep the kiosk going
             log.error("record for %s matter %d rejected: %s", ev.ticket, index + 1, e)

@@ -63,10 +63,11 @@ def next_seq(own_last: int, shared_last: int | None) -> int:
     return max(own_last, shared_last or 0) + 1
 
 
-def admit(record: Any, device_id: str) -> dict[str, Any]:
+def admit(record: Any, device_id: str, now: datetime | None = None) -> dict[str, Any]:
     """The record as an outbox of `device_id` stores it, before its seq is
     assigned: the device filled in, any seq dropped. Raises RecordError
-    naming the bad fields; every outbox kind applies this one rule."""
+    naming the bad fields (its times checked against the tablet's clock
+    `now`); every outbox kind applies this one rule."""
     if not isinstance(record, Mapping):
         check_record(record, require_seq=False)    # raises: "expected a JSON object"
     rec = {k: v for k, v in record.items() if k != "seq"}
@@ -75,7 +76,7 @@ def admit(record: Any, device_id: str) -> dict[str, Any]:
     if rec["device_id"] != device_id:
         raise RecordError([FieldError("device_id", rec["device_id"],
                                       f"{device_id!r}, the device of this outbox")])
-    check_record(rec, require_seq=False)
+    check_record(rec, require_seq=False, now=now)
     return rec
 
 
@@ -273,7 +274,7 @@ class Outbox:
         `record` is ignored: the outbox assigns it. Raises RecordError
         naming the bad fields (nothing written) or OutboxError.
         """
-        rec = admit(record, self.device_id)
+        rec = admit(record, self.device_id, _now())
         with self._locked("put"):
             stored = self._stored(rec["id"])
             if stored is not None:

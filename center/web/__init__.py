@@ -10,7 +10,6 @@ is shown unmasked only on the case page.
 """
 from __future__ import annotations
 
-from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse

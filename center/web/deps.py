@@ -11,7 +11,6 @@ import asyncio
 import hmac
 from dataclasses import dataclass
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Annotated, Any, Awaitable, Callable
 
 from fastapi import Depends, Form, Request

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request
 
 from hallcore.hallclock import from_db, show
 
-from .. import queries
+from .. import devicefacts, queries
 from ..cases import can_see
 from .deps import CenterDep, CurrentActor, Forbidden, page
 
@@ -24,16 +24,20 @@ def device_page(request: Request, actor: CurrentActor, center: CenterDep):
     for d in rows:
         hb = d.heartbeat or {}
         seen = from_db(d.heartbeat_at)
+        seqs = devicefacts.seq_counts(d)
         items.append(dict(
-            id=d.device_id, hall=d.hall_id, window=d.window_id, count=d.record_count,
-            gaps=max(0, d.max_seq - d.record_count), max_seq=d.max_seq,
+            id=d.device_id, hall=d.hall_id, window=d.window_id, region=d.region_code,
+            count=d.record_count, gaps=seqs.missing, repeated=seqs.repeated,
+            conflicts=d.conflict_count, max_seq=d.max_seq,
             rejected=d.rejected_count, heartbeat=show(seen),
             silent=seen is None or (now - seen) > SILENT_AFTER,
             pending=hb.get("pending"), oldest=hb.get("oldest_pending"),
             quarantined=hb.get("quarantined"), quarantined_ids=hb.get("quarantined_ids") or [],
             last_error=hb.get("last_error"), version=hb.get("version"),
-            skew=d.clock_skew_s,
-            skew_flagged=d.clock_skew_s is not None and abs(d.clock_skew_s) > center.cfg.clock_skew_warn_s,
+            skew=d.clock_skew_s, clock_problem=hb.get("clock_problem"),
+            # an unknown skew (no readable tablet clock) is flagged, like a large one
+            skew_flagged=(d.heartbeat_at is not None and d.clock_skew_s is None) or bool(hb.get("clock_problem"))
+            or (d.clock_skew_s is not None and abs(d.clock_skew_s) > center.cfg.clock_skew_warn_s),
             last_post=show(from_db(d.last_post_at))))
     return page(request, "devices.html", actor, items=items)
 
@@ -46,4 +50,6 @@ def device_gaps(request: Request, actor: CurrentActor, center: CenterDep, device
         if d is None or not can_see(actor, d.window_id):
             raise Forbidden("没有这台设备")
         gaps = queries.seq_gaps(conn, device_id)
-    return page(request, "gaps.html", actor, device=d, gaps=gaps)
+        repeated = devicefacts.repeated_seqs(conn, device_id)
+        conflicts = devicefacts.conflicts(conn, device_id)
+    return page(request, "gaps.html", actor, device=d, gaps=gaps, repeated=repeated, conflicts=conflicts)

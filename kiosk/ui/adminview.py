@@ -65,6 +65,9 @@ def admin_lines(*, source: Any, outbox: Any, flow: Any, device_id: str, version:
         S.ADMIN_VERSION.format(version=version or S.ADMIN_UNKNOWN),
         S.ADMIN_TEST_MODE.format(state=S.ADMIN_ON if test_mode else S.ADMIN_OFF),
     ]
+    clock = getattr(flow, "clock_problem", None)
+    if clock:   # first, where it is seen: a wrong clock stops every evaluation
+        lines.insert(0, S.ADMIN_CLOCK_WRONG.format(problem=clock))
     counters = getattr(flow, "counters", None)
     if counters:
         lines.append("计数：" + "，".join(f"{k} {v}" for k, v in sorted(counters.items())))

@@ -153,6 +153,27 @@ def test_batch_with_one_record_the_center_rejects(running_center, tablet):
     assert all(r["device_id"] == DEVICE for r in c.records())
 
 
+def test_a_bad_review_the_center_cannot_count_from_does_not_block_the_outbox(running_center, tablet):
+    """Issue 11: an outbox written before the range checks may hold a bad review
+    voted in year 9999 at -14:00. Bad reviews go first, one at a time, and that
+    one used to answer 500 to every try: nothing behind it was delivered. Now
+    the center rejects it naming the field, the agent quarantines it, the rest
+    arrives."""
+    c = running_center
+    cfg, box = tablet(c.url, c.token)
+    put = [box.put(vote(i, bad=i % 2 == 0)) for i in range(4)]
+    far = dict(vote(4, bad=True), seq=1000, voted_at="9999-12-31T23:59:59-14:00")
+    box.spool.write(far, datetime.now().astimezone().isoformat())    # as the old outbox took it
+    put += [box.put(vote(i, bad=True)) for i in range(5, 8)]
+    with AgentProcess(cfg):
+        wait_for(lambda: status(cfg).get("quarantined") == 1 and status(cfg).get("pending") == 0,
+                 30, what="the far bad review to be quarantined:\n" + agent_log(cfg))
+    [q] = box.quarantined()
+    assert q["record"]["id"] == far["id"] and "voted_at='9999-12-31T23:59:59-14:00'" in q["reason"]
+    assert_center_holds_exactly(c, put)
+    assert c.scalar("SELECT count(*) FROM cases") == 5
+
+
 def test_wrong_token_stops_sending_and_alerts_until_the_token_is_fixed(running_center, tablet):
     c = running_center
     cfg, box = tablet(c.url, "not-the-token")

@@ -39,8 +39,14 @@ def test_the_instance_lock_decides_running_over_the_files_age():
 def test_heartbeat_body_has_the_contract_fields_and_bounded_error():
     body = heartbeat_body(ST)
     assert set(body) == {"pending", "oldest_pending", "quarantined", "quarantined_ids", "last_success",
-                         "last_error", "version", "clock"}
+                         "last_error", "version", "clock", "clock_problem"}
     assert len(body["last_error"]) == 2000
+    assert body["clock_problem"] is None
+
+
+def test_heartbeat_says_when_the_tablets_clock_is_before_the_release():
+    body = heartbeat_body(dict(ST, clock="2000-01-01T08:00:00+08:00"))    # an RTC reset
+    assert "2000-01-01T08:00:00+08:00" in body["clock_problem"] and "set the tablet's date" in body["clock_problem"]
 
 
 def test_damaged_files_are_counted_listed_and_a_problem():

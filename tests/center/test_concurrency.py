@@ -58,6 +58,10 @@ def test_overlapping_concurrent_batches_store_every_id_once(server):
     assert {a["status"] for a in answers} == {"stored", "duplicate"}
     rows = server.records()
     assert [r["id"] for r in rows] == [v["id"] for v in votes]
+    # the device's seq bookkeeping stays exact under concurrent batches: no gap, no repeat, no conflict
+    assert server.scalar("SELECT record_count FROM devices") == RECORDS
+    assert server.scalar("SELECT seq_count FROM devices") == RECORDS
+    assert server.scalar("SELECT conflict_count FROM devices") == 0
     assert rows == votes
     assert server.scalar("SELECT count(*) FROM cases") == RECORDS // 10     # one case per bad review
     assert server.scalar("SELECT sum(total) FROM daily_stats") == RECORDS   # counted once

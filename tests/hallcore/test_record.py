@@ -5,9 +5,10 @@ import pytest
 
 from hallcore.hallclock import DEFAULT_TZ
 from hallcore.record import (
-    SCALES, RecordError, check_record, is_bad_review, mask_phone, new_record,
+    MAX_SEQ, SCALES, RecordError, check_record, is_bad_review, is_canonical_id, mask_phone, new_record,
     validate_record,
 )
+from hallcore.timebounds import TimeBounds
 
 T = datetime(2026, 11, 27, 15, 0, tzinfo=DEFAULT_TZ)
 
@@ -120,3 +121,71 @@ def test_error_message_names_field_value_and_expectation():
 def test_phone_is_masked_in_the_middle():
     assert mask_phone("13812345678") == "138****5678"
     assert mask_phone(None) is None
+
+
+# ---------------------------------------------------------------- one form, plausible values
+
+@pytest.mark.parametrize("spell", [str.upper, lambda s: s[:9].upper() + s[9:], lambda s: "{" + s + "}",
+                                   lambda s: s.replace("-", ""), lambda s: "urn:uuid:" + s])
+def test_an_id_in_any_other_spelling_than_lowercase_hyphenated_is_refused(spell):
+    rec = dict(make(), seq=1)
+    assert validate_record(rec) == []
+    other = dict(rec, id=spell(rec["id"]))
+    assert [e.field for e in validate_record(other)] == ["id"]
+    assert "lowercase hyphenated UUID" in str(validate_record(other)[0])
+
+
+def test_new_record_makes_canonical_ids():
+    assert all(is_canonical_id(make()["id"]) for _ in range(20))
+    with pytest.raises(RecordError, match="id="):
+        make(record_id="8E1F0C2A-5B7D-4C1E-9F3A-0D2B6C4E8A10")
+
+
+@pytest.mark.parametrize("seq,ok", [(1, True), (MAX_SEQ, True), (MAX_SEQ + 1, False), (2 ** 63, False),
+                                    (0, False), (1.0, False), (True, False)])
+def test_seq_is_an_integer_from_1_to_2_to_the_53(seq, ok):
+    errors = validate_record(dict(make(), seq=seq))
+    assert (errors == []) is ok and (ok or [e.field for e in errors] == ["seq"])
+
+
+@pytest.mark.parametrize("field,value", [("schema", 1.0), ("satisfaction_code", 2.0)])
+def test_a_whole_number_written_as_a_float_is_refused(field, value):
+    assert [e.field for e in validate_record(dict(make(), seq=1, **{field: value}))] == [field]
+
+
+NOW = T + timedelta(minutes=5)
+
+
+@pytest.mark.parametrize("field,value", [
+    ("voted_at", "1990-03-01T10:00:00+08:00"),            # a tablet whose clock was reset
+    ("prompted_at", "2019-11-30T23:59:59+08:00"),         # a second before the national rule
+    ("voted_at", "9999-12-31T23:59:59-14:00"),            # no UTC or hall time for it
+    ("prompted_at", "0001-01-01T00:00:00+14:00"),
+    ("called_at", "2026-11-28T15:06:00+08:00"),           # more than a day ahead of the checker
+    ("finished_at", "2030-01-01T00:00:00+08:00"),
+])
+def test_a_time_out_of_bounds_is_refused_naming_the_field(field, value):
+    rec = dict(make(called_at=T, finished_at=T), seq=1, **{field: value})
+    errors = validate_record(rec, now=NOW)
+    assert [e.field for e in errors] == [field]
+    assert "a time not before 2019-12-01" in str(errors[0]) or "after the clock" in str(errors[0])
+
+
+def test_a_bad_reviews_deadline_may_lie_a_deadline_ahead_but_no_further():
+    assert validate_record(dict(bad_review(due_at=T + timedelta(days=12)), seq=1), now=NOW) == []
+    errors = validate_record(dict(bad_review(due_at=T + timedelta(days=40)), seq=1), now=NOW)
+    assert [e.field for e in errors] == ["due_at"]
+
+
+def test_the_future_bound_is_the_checking_sides_clock():
+    rec = dict(make(prompted_at=T + timedelta(days=3), voted_at=T + timedelta(days=3)), seq=1)
+    assert [e.field for e in validate_record(rec, now=NOW)] == ["prompted_at", "voted_at"]
+    assert validate_record(rec, now=NOW + timedelta(days=3)) == []
+    assert validate_record(rec) == []           # no clock given: only the earliest bound
+    assert validate_record(rec, now=NOW, bounds=TimeBounds(ahead=timedelta(days=5))) == []
+
+
+def test_new_record_checks_against_the_kiosks_clock():
+    with pytest.raises(RecordError, match="voted_at"):
+        make(voted_at=datetime(1990, 1, 1, tzinfo=DEFAULT_TZ), prompted_at=datetime(1990, 1, 1, tzinfo=DEFAULT_TZ),
+             now=datetime(1990, 1, 1, tzinfo=DEFAULT_TZ))

@@ -236,3 +236,11 @@ def test_missing_or_broken_override_file_is_a_config_error(tmp_path):
         WorkCalendar(tmp_path / "nope.toml")
     with pytest.raises(ConfigError, match="not valid TOML"):
         WorkCalendar(write(tmp_path, "[2027\nholidays = ["))
+
+
+def test_a_start_at_the_end_of_the_calendar_is_a_clear_error_not_an_overflow():
+    # validation refuses such times first; the calendar must still never raise OverflowError
+    with pytest.raises(ValueError, match="too close to the end of the calendar"):
+        deadline(datetime.fromisoformat("9999-12-31T23:59:59-14:00"), HANDLING_WORKDAYS)
+    early = deadline(datetime.fromisoformat("0001-01-01T00:00:00+14:00"), HANDLING_WORKDAYS)
+    assert early.due_at.year == 1 and not early.verified

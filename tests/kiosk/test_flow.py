@@ -677,3 +677,37 @@ def test_a_record_the_outbox_refuses_is_counted_and_the_kiosk_goes_on(tmp_path, 
     assert k.done == [("A023", 0, 1)]
     k.wait(3)
     assert k.flow.view.screen == "idle"
+
+
+# ------------------------------------------------------------ a plainly wrong clock
+
+RESET = datetime(2000, 1, 1, 8, 0, tzinfo=DEFAULT_TZ)        # what a tablet with a flat RTC battery says
+
+
+def test_a_clock_before_the_release_asks_nothing_and_says_why(tmp_path, new_kiosk):
+    k = new_kiosk(tmp_path, now=RESET)
+    assert "before 2026-11-01" in k.flow.clock_problem
+    k.flow.on_event(event("call"), k.at(0.1))
+    k.finish()
+    assert k.flow.view.screen == "idle"                 # no rating screen: every record would be refused
+    assert k.records() == [] and k.done == []
+    assert k.flow.counters["not_asked_clock_wrong"] == 1
+
+
+def test_the_clock_set_right_resumes_evaluations(tmp_path, new_kiosk):
+    k = new_kiosk(tmp_path, now=RESET)
+    k.now = T0
+    k.flow.tick(k.at(0.1))
+    assert k.flow.clock_problem is None
+    k.finish()
+    k.rate()
+    assert [r["rating"] for r in k.records()] == ["satisfied"]
+
+
+def test_a_clock_stepped_below_the_earliest_time_mid_evaluation_stores_no_out_of_range_record(kiosk):
+    kiosk.finish()
+    kiosk.now = datetime(2019, 11, 30, 9, 0, tzinfo=DEFAULT_TZ)   # stepped back during the rating screen
+    kiosk.rate()
+    assert kiosk.records() == [] and kiosk.flow.counters["records_rejected"] == 1
+    kiosk.flow.tick(kiosk.at(0.2))
+    assert kiosk.flow.clock_problem is not None          # and the admin screen says so

@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -102,6 +103,41 @@ def make_center(db: str, tmp_path: Path, *, clock=None, senders=None, **cfg_over
     c = Center(cfg, senders=senders, **kw)
     c.migrate()
     return c
+
+
+@contextmanager
+def api_client(center, device_id: str = "tab-03", hall_id: str = "taojiang", window_id: str = "03",
+               region_code: str | None = None):
+    """The real app over `center` (TestClient) with `device_id` enrolled and its token sent."""
+    from fastapi.testclient import TestClient
+
+    from center.api import create_app
+    token = center.add_device(device_id, hall_id, window_id, region_code)
+    with TestClient(create_app(center)) as client:
+        client.headers["Authorization"] = f"Bearer {token}"
+        yield client
+
+
+def post_votes(client, votes, device_id: str = "tab-03", **kw):
+    return client.post("/api/v1/votes", json={"device_id": device_id, "votes": votes}, **kw)
+
+
+API_NOW = datetime(2026, 11, 27, 15, 5, tzinfo=DEFAULT_TZ)    # five minutes after make_vote's default time
+
+
+@pytest.fixture
+def api_center(db_url, tmp_path):
+    """A migrated in-process center, once on SQLite and once on PostgreSQL, its clock at API_NOW."""
+    c = make_center(db_url, tmp_path, clock=Clock(API_NOW))
+    yield c
+    c.engine.dispose()
+
+
+@pytest.fixture
+def tablet_api(api_center):
+    """The real app over `api_center`, as tablet tab-03 (taojiang, window 03) calls it."""
+    with api_client(api_center) as client:
+        yield client
 
 
 # ------------------------------------------------------------------ the real server

@@ -45,3 +45,16 @@ def test_a_part_that_fails_shows_unknown_instead_of_crashing():
                         version="", test_mode=True)
     assert lines[0] == "叫号系统连接：未知"
     assert "待上传记录：未知" in lines and "测试模式：开" in lines
+
+
+def test_a_wrong_clock_comes_first_on_the_admin_screen():
+    class Flow:
+        counters = {}
+        journal_problem = None
+        clock_problem = "the clock says 2000-01-01T08:00:00+08:00, before 2026-11-01"
+    lines = admin_lines(source=None, outbox=None, flow=Flow(), device_id="tab-03", version="0.1.0",
+                        test_mode=False)
+    assert lines[0].startswith("时钟错误，暂停评价") and "2000-01-01T08:00:00+08:00" in lines[0]
+    Flow.clock_problem = None
+    assert not any("时钟" in x for x in admin_lines(source=None, outbox=None, flow=Flow(), device_id="tab-03",
+                                                     version="0.1.0", test_mode=False))

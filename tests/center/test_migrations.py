@@ -1,0 +1,53 @@
+"""The shipped migrations (center/migrations): they build the tables the code
+declares, and 0002 carries a running center's devices over. SQLite and PostgreSQL."""
+import json
+from datetime import datetime
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import create_engine, insert, select, text
+
+from center.db import devices, metadata, migrate
+from hallcore.hallclock import DEFAULT_TZ
+from tests.support.center import make_vote
+
+
+def test_the_migrations_build_exactly_the_declared_tables(db_url):
+    engine = create_engine(db_url)
+    try:
+        migrate(engine)
+        with engine.connect() as conn:
+            assert compare_metadata(MigrationContext.configure(conn), metadata) == []
+    finally:
+        engine.dispose()
+
+
+def test_0002_fills_distinct_seqs_and_the_region_of_devices_already_enrolled(db_url):
+    engine = create_engine(db_url)
+    try:
+        migrate(engine, "0001")
+        at = datetime(2026, 11, 27, 7, 0)
+        with engine.begin() as conn:
+            for dev in ("tab-03", "tab-new"):
+                conn.execute(text("INSERT INTO devices (device_id, hall_id, window_id, token_hash, created_at, "
+                                  "record_count, max_seq, rejected_count) VALUES (:d, 'taojiang', '03', :h, :at, "
+                                  "0, 0, 0)"), {"d": dev, "h": dev * 8, "at": at})
+            for i, seq in enumerate((1, 2, 2, 5), start=1):
+                v = make_vote("tab-03", seq, region_code="430922")
+                conn.execute(text(
+                    "INSERT INTO records (id, device_id, seq, region_code, hall_id, window_id, department, "
+                    "staff_id, staff_name, matter_code, matter_name, result, satisfaction_code, bad, day, at, "
+                    "received_at, body) VALUES (:id, 'tab-03', :seq, '430922', 'taojiang', '03', 'd', 's', 's', "
+                    "'m', 'm', 'rated', 2, false, :day, :at, :at, :body)"),
+                    {"id": v["id"], "seq": seq, "day": at.date(), "at": at, "body": json.dumps(v)})
+        migrate(engine)
+        with engine.connect() as conn:
+            rows = {r.device_id: r for r in conn.execute(select(devices))}
+        assert (rows["tab-03"].seq_count, rows["tab-03"].region_code, rows["tab-03"].conflict_count) == (3, "430922", 0)
+        assert (rows["tab-new"].seq_count, rows["tab-new"].region_code) == (0, None)
+        with engine.begin() as conn:            # the new columns take new rows with their defaults
+            conn.execute(insert(devices).values(device_id="tab-x", hall_id="h", window_id="w", token_hash="x" * 64,
+                                                created_at=datetime.now(DEFAULT_TZ).replace(tzinfo=None)))
+            assert conn.execute(select(devices.c.seq_count).where(devices.c.device_id == "tab-x")).scalar() == 0
+    finally:
+        engine.dispose()
