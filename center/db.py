@@ -238,12 +238,12 @@ def migrate(engine: Engine, revision: str = "head") -> None:
     migrations shipped in center/migrations (run at `serve` and by the tests)."""
     import logging
 
+    # alembic names each of its autogenerate plugins at INFO when it is first
+    # imported: noise in center.log that says nothing about this database
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     from alembic import command
     from alembic.config import Config
 
-    # alembic names each of its autogenerate plugins at INFO on every start:
-    # noise in center.log that says nothing about this database
-    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     cfg = Config()
     cfg.set_main_option("script_location", str(shipped(__package__, "migrations")))
     with engine.begin() as conn:

@@ -1,5 +1,4 @@
-"""trustworthy ingest: region in the enrollment, distinct-seq and conflict
-counters, record_conflicts, device_log
+"""trustworthy ingest: region in the enrollment, seq and conflict counters, record_conflicts, device_log
 
 Revision ID: 0002
 Revises: 0001
