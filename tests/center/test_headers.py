@@ -45,25 +45,25 @@ def assert_secure(r, what: str) -> None:
 
 
 def flat_routes(routes):
-    """The app's routes, the routers it includes opened (they add no prefix)."""
+    """(path, route) for the app's routes, the routers it includes opened
+    (their routes already carry the router's prefix in their path)."""
     for route in routes:
         included = getattr(route, "original_router", None)   # FastAPI's included router
         if included is not None:
-            assert not included.prefix
             yield from flat_routes(included.routes)
         else:
-            yield route
+            yield route.path, route
 
 
 def requests_for_every_route(app):
     """(method, concrete path) for each route of the app, static mount included."""
     out = []
-    for route in flat_routes(app.routes):
+    for full, route in flat_routes(app.routes):
         if isinstance(route, Mount):
-            out.append(("GET", route.path + "/" + SAMPLE["path"]))
+            out.append(("GET", full + "/" + SAMPLE["path"]))
             continue
         assert isinstance(route, (APIRoute, Route)), route
-        path = re.sub(r"{(\w+)(:\w+)?}", lambda m: SAMPLE[m.group(1)], route.path)
+        path = re.sub(r"{(\w+)(:\w+)?}", lambda m: SAMPLE[m.group(1)], full)
         out += [(m, path) for m in sorted(route.methods - {"HEAD"})]
     return out
 
