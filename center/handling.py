@@ -418,6 +418,18 @@ def item_apply(item: ItemView, action: str, actor: Actor, *, now: datetime,
     raise CaseError(f"未知操作 {action!r}")
 
 
+def item_available(item: ItemView, actor: Actor, *, now: datetime) -> list[str]:
+    """The steps `actor` may take on `item` now (what the page offers)."""
+    out = []
+    for action in ITEM_ACTIONS:
+        try:
+            item_apply(item, action, actor, now=now, note="x")
+        except CaseError:
+            continue
+        out.append(action)
+    return out
+
+
 def item_overdue(item: ItemView, now: datetime) -> bool:
     """Not done and past its target date."""
     return item.state != "done" and item.target_at is not None and now > item.target_at
@@ -425,4 +437,5 @@ def item_overdue(item: ItemView, now: datetime) -> bool:
 
 __all__ = ["ACTIONS", "ACTION_LABELS", "HandlingView", "ITEM_ACTIONS", "ITEM_STATES", "ItemView",
            "VISIT_METHODS", "advance", "apply", "assign_deadline", "available", "item_apply",
+           "item_available",
            "item_overdue", "new_item", "second_evaluation_allowed", "supervision_open"]
