@@ -283,6 +283,20 @@ def diff(current: Directory, incoming: Directory, *, replace: bool) -> Directory
     return DirectoryDiff(tuple(added), tuple(changed), tuple(removed), result)
 
 
+def _describe(e: Entry) -> str:
+    parent = f"（所属{KIND_LABELS[PARENT[e.kind]]} {e.parent}）" if e.kind in PARENT else ""
+    return f"{e.name}{parent}"
+
+
+def diff_lines(change: DirectoryDiff) -> list[str]:
+    """The diff for a person to confirm, one line per entry."""
+    out = [f"  + {KIND_LABELS[x.kind]} {x.id} {_describe(x.after)}" for x in change.added]
+    out += [f"  ~ {KIND_LABELS[x.kind]} {x.id} {_describe(x.before)} → {_describe(x.after)}"
+            for x in change.changed]
+    out += [f"  - {KIND_LABELS[x.kind]} {x.id} {_describe(x.before)}" for x in change.removed]
+    return out
+
+
 # ------------------------------------------------------- editing one entry
 
 def check_entry(kind: str, id_: str, name: str, parent: str | None = None) -> Entry:
@@ -448,6 +462,6 @@ def from_mappings(departments: Iterable[Mapping[str, Any]], windows: Iterable[Ma
 
 __all__ = ["CSV_HEADERS", "Difference", "Directory", "DirectoryDiff", "DirectoryError", "Entry",
            "KINDS", "KIND_LABELS", "Shown", "UNKNOWN", "check_entry", "check_references", "decode",
-           "department_label", "department_of", "diff", "format_csv", "format_toml", "from_department_names",
+           "department_label", "department_of", "diff", "diff_lines", "format_csv", "format_toml", "from_department_names",
            "from_mappings", "in_use", "parse", "parse_csv", "parse_toml", "put", "remove",
            "staff_label", "staff_of", "window_label", "window_of"]

@@ -42,6 +42,8 @@ ACTION_LABELS = {
 }
 ACTIONS = tuple(a for a in ACTION_LABELS if a not in ("open", "due_today", "escalate"))
 VISIT_METHODS = {"phone": "电话", "sms": "短信", "on_site": "上门", "online": "网上"}
+# A rating's label by its name (the same on the 3- and 5-level scales), for pages and exports.
+RATING_LABELS = {lv.name: lv.label for sc in SCALES.values() for lv in sc.levels}
 # Who writes a second evaluation through which channel (center/channels.py values).
 SECOND_EVALUATION_CHANNELS = {"system": "qr", "supervisor": "phone"}
 MAX_DEPARTMENT = 200
@@ -436,6 +438,7 @@ def item_overdue(item: ItemView, now: datetime) -> bool:
 
 
 __all__ = ["ACTIONS", "ACTION_LABELS", "HandlingView", "ITEM_ACTIONS", "ITEM_STATES", "ItemView",
+           "RATING_LABELS",
            "VISIT_METHODS", "advance", "apply", "assign_deadline", "available", "item_apply",
            "item_available",
            "item_overdue", "new_item", "second_evaluation_allowed", "supervision_open"]

@@ -15,14 +15,13 @@ from .. import casework, directory_db, queries
 from ..cases import RUNNING_STATES, Actor, CaseError, can_see
 from ..channels import label as channel_label
 from ..directory import Directory, department_label, staff_label, window_label
-from ..handling import ITEM_STATES, VISIT_METHODS, available
+from ..handling import ITEM_STATES, RATING_LABELS, VISIT_METHODS, available
 from ..service import Center
 from .deps import CenterDep, CurrentActor, Forbidden, FormActor, page
 from .forms import hall_date_at, hall_time, text, yes_no
 
 router = APIRouter(include_in_schema=False)
 LEVELS = SCALES[3].levels            # 满意 / 基本满意 / 不满意: 回访 and the phone 二次评价
-LEVEL_LABELS = {lv.name: lv.label for s in SCALES.values() for lv in s.levels}
 # Who does what on the page: the window's own work, and the center's.
 CENTER_ACTIONS = ("assign", "supervise", "visit", "second_evaluation", "close_structural",
                   "uphold", "reject_appeal")
@@ -60,7 +59,7 @@ def open_cases(request: Request, actor: CurrentActor, center: CenterDep, show_cl
                   voted=show(from_db(r.voted_at)), appeal=r.appeal,
                   phone=mask_phone(r.body.get("contact_phone")), verified=r.calendar_verified,
                   assigned=r.assigned_department, supervisions=r.supervision_count,
-                  second=LEVEL_LABELS.get(r.second_rating), structural=r.structural,
+                  second=RATING_LABELS.get(r.second_rating), structural=r.structural,
                   **_who(d, r), **_deadline(r, now))
              for r in rows]
     visible = [a for a in recent if can_see(actor, a.payload.get("window_id"))]
@@ -97,7 +96,7 @@ def _case_page(request: Request, actor: Actor, center: Center, case_id: int,
                       issued=show(from_db(n.issued_at)), department=n.department,
                       warning_code=n.warning_code or "", due=show(from_db(n.due_at)), actor=n.actor)
                  for n in notices],
-        second=second and dict(rating=LEVEL_LABELS.get(second.rating, second.rating),
+        second=second and dict(rating=RATING_LABELS.get(second.rating, second.rating),
                                code=second.satisfaction_code, bad=second.bad,
                                channel=channel_label(second.channel), at=show(from_db(second.at)),
                                actor=second.actor),
@@ -106,7 +105,7 @@ def _case_page(request: Request, actor: Actor, center: Center, case_id: int,
             "assigned_at", "last_supervised_at", "proposed_at", "rectified_at", "reply_told_at",
             "visited_at", "handled_at")},
         visit_method=VISIT_METHODS.get(row.visit_method or "", ""),
-        visit_satisfaction=LEVEL_LABELS.get(row.visit_satisfaction or "", ""),
+        visit_satisfaction=RATING_LABELS.get(row.visit_satisfaction or "", ""),
         department_names=sorted({e.name for e in d.departments.values()}),
         visit_methods=VISIT_METHODS, levels=LEVELS, **_who(d, row), **_deadline(row, now),
         status=status)
@@ -141,10 +140,6 @@ def _inputs(center: Center, action: str, f: dict[str, str]) -> dict:
         return dict(note=t["note"], content=t["content"], department=t["department"],
                     target_at=hall_date_at(f["target_at"], center.cfg.closing, "整改期限"))
     return {}
-
-
-FIELDS = ("note", "feedback", "claim", "told_at", "department", "content", "warning_code",
-          "deadline", "method", "at", "reached", "satisfaction", "rating", "target_at")
 
 
 @router.post("/cases/{case_id}/action")
