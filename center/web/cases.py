@@ -22,9 +22,12 @@ from .forms import hall_date_at, hall_time, text, yes_no
 
 router = APIRouter(include_in_schema=False)
 LEVELS = SCALES[3].levels            # 满意 / 基本满意 / 不满意: 回访 and the phone 二次评价
-# Who does what on the page: the window's own work, and the center's.
-CENTER_ACTIONS = ("assign", "supervise", "visit", "second_evaluation", "close_structural",
-                  "uphold", "reject_appeal")
+# Who does what on the page: the window's own work, and the center's, each
+# in the order a case is worked through.
+OWN_ORDER = ("rule_on_spot", "verify", "propose", "rectify", "feedback", "close", "coordinate",
+             "appeal")
+CENTER_ORDER = ("assign", "supervise", "visit", "second_evaluation", "uphold", "reject_appeal",
+                "close_structural")
 
 
 @router.get("/")
@@ -90,8 +93,8 @@ def _case_page(request: Request, actor: Actor, center: Center, case_id: int,
         request, "case.html", actor, case=row, rec=row.body, log=log, error=error, form=form or {},
         voted=show(from_db(row.voted_at)), tablet_due=show(from_db(row.tablet_due_at)),
         closed=show(from_db(row.closed_at)), coordination_due=show(coord),
-        own_actions=[a for a in actions if a not in CENTER_ACTIONS],
-        center_actions=[a for a in actions if a in CENTER_ACTIONS],
+        own_actions=[a for a in OWN_ORDER if a in actions],
+        center_actions=[a for a in CENTER_ORDER if a in actions],
         notices=[dict(kind="交办" if n.kind == "assign" else "督办", content=n.content,
                       issued=show(from_db(n.issued_at)), department=n.department,
                       warning_code=n.warning_code or "", due=show(from_db(n.due_at)), actor=n.actor)

@@ -65,10 +65,11 @@ def forms(page: str) -> list[str]:
 
 def test_each_side_is_offered_the_forms_its_role_allows(app):
     handler = login(app, "wang", "wang-pass-1").get("/cases/1").text
-    assert forms(handler) == ["verify", "coordinate", "appeal", "propose", "rectify"]
+    assert forms(handler) == ["verify", "propose", "rectify", "coordinate", "appeal"]
+    assert 'id="department">不动产登记</dd>' in handler          # no directory yet: the config's
     assert "窗口办理" in handler and "中心督办" not in handler
     boss = login(app, "chen", "chen-pass-1").get("/cases/1").text
-    assert forms(boss) == ["verify", "coordinate", "appeal", "propose", "rectify", "assign",
+    assert forms(boss) == ["verify", "propose", "rectify", "coordinate", "appeal", "assign",
                            "close_structural"]
     assert "交办内容" in boss and "监察预警类型代码" in boss and "向群众的解释说明" in boss
     assert "不填则保持 2026-12-01 17:30；延后最晚至 2026-12-08 17:30" in boss
