@@ -8,10 +8,8 @@ texts, and a case note such as "=1+1" must not run in a spreadsheet.
 """
 from __future__ import annotations
 
-import csv
-import io
 from datetime import date, timedelta
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterator
 
 from sqlalchemy import select
 
@@ -22,7 +20,7 @@ from .cases import APPEAL_LABELS, STATE_LABELS
 from .channels import label as channel_label
 from .db import cases, records, second_evaluations, supervisions
 from .directory import department_label, staff_label, window_label
-from .export import inert
+from .export import csv_stream, inert
 from .handling import RATING_LABELS, VISIT_METHODS
 from .stats import day_start_utc
 
@@ -75,21 +73,6 @@ def case_row(row, d) -> dict[str, Any]:
     return {k: inert(v) for k, v in out.items()}
 
 
-def _csv(fields: tuple[str, ...], rows: Iterable[dict[str, Any]]) -> Iterator[str]:
-    """CSV with a BOM so spreadsheet programs read the Chinese headers right."""
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=fields)
-    buf.write("\ufeff")
-    w.writeheader()
-    for i, row in enumerate(rows, 1):
-        w.writerow(row)
-        if i % 500 == 0:
-            yield buf.getvalue()
-            buf.seek(0)
-            buf.truncate()
-    yield buf.getvalue()
-
-
 def _cases(engine, start: date, end: date, window_id: str | None) -> Iterator[dict[str, Any]]:
     q = (select(cases, records.c.body).join(records, records.c.id == cases.c.record_id)
          .where(cases.c.voted_at >= day_start_utc(start),
@@ -105,7 +88,7 @@ def _cases(engine, start: date, end: date, window_id: str | None) -> Iterator[di
 
 def cases_csv(engine, start: date, end: date, window_id: str | None = None) -> Iterator[str]:
     """The cases opened by evaluations of days start..end (hall time)."""
-    return _csv(CASE_FIELDS, _cases(engine, start, end, window_id))
+    return csv_stream(CASE_FIELDS, _cases(engine, start, end, window_id))
 
 
 def _supervisions(engine, start: date, end: date, window_id: str | None) -> Iterator[dict[str, Any]]:
@@ -128,7 +111,7 @@ def _supervisions(engine, start: date, end: date, window_id: str | None) -> Iter
 
 def supervisions_csv(engine, start: date, end: date, window_id: str | None = None) -> Iterator[str]:
     """The 交办 and 督办 notices issued on days start..end (GB/T 39046 table 11)."""
-    return _csv(SUPERVISION_FIELDS, _supervisions(engine, start, end, window_id))
+    return csv_stream(SUPERVISION_FIELDS, _supervisions(engine, start, end, window_id))
 
 
 __all__ = ["CASE_FIELDS", "SUPERVISION_FIELDS", "case_row", "cases_csv", "supervisions_csv",

@@ -19,7 +19,7 @@ import csv
 import io
 import json
 from datetime import date, timedelta
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 from sqlalchemy import select
 
@@ -114,20 +114,28 @@ def _rows(engine, start: date, end: date, window_id: str | None) -> Iterator[dic
                              None, evaluation_no=r.evaluation_no)
 
 
-def csv_chunks(engine, start: date, end: date, window_id: str | None = None) -> Iterator[str]:
-    """CSV with a BOM so spreadsheet programs read the Chinese headers right."""
+def csv_stream(fields: tuple[str, ...], rows: Iterable[dict[str, Any]]) -> Iterator[str]:
+    """CSV with a BOM so spreadsheet programs read the Chinese headers right,
+    yielded in chunks of 500 rows."""
     buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=FIELDS, extrasaction="ignore")
+    w = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore")
     buf.write("\ufeff")
     w.writeheader()
-    for i, row in enumerate(_rows(engine, start, end, window_id), 1):
-        row["reasons"] = "；".join(row["reasons"] or [])
+    for i, row in enumerate(rows, 1):
         w.writerow(row)
         if i % 500 == 0:
             yield buf.getvalue()
             buf.seek(0)
             buf.truncate()
     yield buf.getvalue()
+
+
+def csv_chunks(engine, start: date, end: date, window_id: str | None = None) -> Iterator[str]:
+    def flat(rows):
+        for row in rows:
+            row["reasons"] = "；".join(row["reasons"] or [])
+            yield row
+    return csv_stream(FIELDS, flat(_rows(engine, start, end, window_id)))
 
 
 def json_chunks(engine, start: date, end: date, window_id: str | None = None) -> Iterator[str]:

@@ -18,30 +18,27 @@ def text(value: str | None) -> str | None:
     return v or None
 
 
-def hall_time(value: str | None, what: str) -> datetime | None:
-    """A datetime-local field ("YYYY-MM-DDTHH:MM"), as hall time; None if empty."""
+def _parse(value: str | None, parse, what: str, example: str):
     v = (value or "").strip()
     if not v:
         return None
     try:
         if len(v) > MAX_FIELD:
             raise ValueError(v)
-        return assume_hall(datetime.fromisoformat(v))
+        return assume_hall(parse(v))
     except ValueError:
-        raise CaseError(f"{what}格式应为 年-月-日 时:分，如 2026-12-01 17:30") from None
+        raise CaseError(f"{what}格式应为 {example}") from None
+
+
+def hall_time(value: str | None, what: str) -> datetime | None:
+    """A datetime-local field ("YYYY-MM-DDTHH:MM"), as hall time; None if empty."""
+    return _parse(value, datetime.fromisoformat, what, "年-月-日 时:分，如 2026-12-01 17:30")
 
 
 def hall_date_at(value: str | None, at: time, what: str) -> datetime | None:
     """A date field ("YYYY-MM-DD") as that day at `at` (hall time); None if empty."""
-    v = (value or "").strip()
-    if not v:
-        return None
-    try:
-        if len(v) > MAX_FIELD:
-            raise ValueError(v)
-        return assume_hall(datetime.combine(date.fromisoformat(v), at))
-    except ValueError:
-        raise CaseError(f"{what}格式应为 年-月-日，如 2027-03-31") from None
+    return _parse(value, lambda v: datetime.combine(date.fromisoformat(v), at), what,
+                  "年-月-日，如 2027-03-31")
 
 
 def yes_no(value: str | None, what: str) -> bool:

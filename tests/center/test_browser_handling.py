@@ -140,7 +140,9 @@ def test_a_structural_case_is_tracked_on_the_rectification_list_in_the_browser(r
     expect(page.locator("#stats")).to_contain_text("县不动产登记中心")
     page.screenshot(path=str(OUT / "handling-8-statistics-by-department.png"), full_page=True)
     page.goto(c.url + "/directory")
-    page.once("dialog", lambda d: d.accept())                  # 确定删除吗？
+    asked = []
+    page.once("dialog", lambda d: (asked.append(d.message), d.accept()))
     page.locator("#staff tr", has_text="1025").locator("button").click()
     expect(page.locator("#done")).to_have_text("已删除一项工作人员")
+    assert asked == ["确定删除工作人员 1025 吗？"]
     expect(page.locator("#unregistered")).to_contain_text("未登记（07）")

@@ -1,5 +1,7 @@
-"""the handling mechanism (交办, 督办, 整改, 回复, 回访, 二次评价, 体制机制,
-the rectification list) and the directory of departments, windows and staff
+"""handling mechanism and directory
+
+交办, 督办 (GB/T 39046 table 11 rows), 整改, 回复, 回访, 二次评价, 体制机制
+with the rectification list; the directory of departments, windows, staff.
 
 Revision ID: 0004
 Revises: 0003
