@@ -3,7 +3,8 @@
 records the feedback, closes the case and sees the statistics change, with
 the page script and style sheet allowed by the Content-Security-Policy and
 no violation reported; and a guesser is locked out with the remaining time
-shown on the login page. Screenshots go to test-output/center/."""
+shown on the login page. Screenshots go to test-output/center/. The
+`browser_page` fixture is tests/support/browser.py's."""
 import re
 from datetime import datetime, timedelta
 
@@ -11,8 +12,10 @@ import requests
 from playwright.sync_api import expect
 
 from hallcore.hallclock import DEFAULT_TZ
-from tests.support.browser import OUT
 from tests.support.center import make_vote
+from tests.support.paths import TEST_OUTPUT
+
+OUT = TEST_OUTPUT / "center"
 
 
 def test_handler_handles_a_bad_review_in_the_browser(running_center, browser_page):

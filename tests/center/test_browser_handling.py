@@ -3,7 +3,7 @@ real center server: an overdue bad review goes 交办 → 督办 → 整改 → 
 二次评价 → closed, between the center's supervisor and the window's
 handler; and a structural case closes onto the rectification list, which
 the supervisor tracks to done, with the directory page. Screenshots go to
-test-output/center/ (handling-*.png)."""
+test-output/center/ (handling-*.png). `browser_page` is tests/support/browser.py's."""
 from datetime import datetime, timedelta
 
 from playwright.sync_api import expect
@@ -11,9 +11,10 @@ import requests
 
 from center.cli import main
 from hallcore.hallclock import DEFAULT_TZ
-from tests.support.browser import OUT
 from tests.support.center import make_vote
-from tests.support.paths import CONFIG
+from tests.support.paths import CONFIG, TEST_OUTPUT
+
+OUT = TEST_OUTPUT / "center"
 
 
 def setup(c, *, days_ago: int) -> None:

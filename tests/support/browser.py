@@ -1,12 +1,14 @@
-"""The dashboard in Debian's headless Chromium (Playwright): the page fixture,
-which fails the test if any console error (a CSP violation is one) or an
-unexpected 4xx/5xx answer appeared, and where screenshots go."""
+"""The dashboard in Debian's headless Chromium (Playwright), for the browser
+tests of every dashboard area:
+
+    def test_x(running_center, browser_page):
+        browser_page.goto(running_center.url + "/cases")
+"""
+from __future__ import annotations
+
 import pytest
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import Page, expect, sync_playwright
 
-from .paths import TEST_OUTPUT
-
-OUT = TEST_OUTPUT / "center"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 
@@ -30,3 +32,12 @@ def browser_page():
             assert [e for e in errors if not e.startswith("Failed to load resource")] == []
         finally:
             browser.close()
+
+
+def log_in(page: Page, url: str, name: str, password: str) -> None:
+    """Through the login form; lands on the open cases."""
+    page.goto(url + "/login")
+    page.fill("input[name=name]", name)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    expect(page).to_have_url(url + "/cases")
