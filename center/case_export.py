@@ -18,7 +18,7 @@ from hallcore.hallclock import from_db, show
 from . import directory_db
 from .cases import APPEAL_LABELS, STATE_LABELS
 from .channels import label as channel_label
-from .db import cases, records, second_evaluations, supervisions
+from .db import cases, records, supervisions
 from .directory import department_label, staff_label, window_label
 from .export import csv_stream, inert
 from .handling import RATING_LABELS, VISIT_METHODS
