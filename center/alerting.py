@@ -26,6 +26,7 @@ KIND_TITLES = {
     "new_case": "新差评工单",
     "due_today": "差评工单今日到期",
     "escalate": "差评工单已超期，交办督办",
+    "second_bad": "整改后二次评价仍不满意",
 }
 
 

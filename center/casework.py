@@ -1,23 +1,26 @@
 """Bad-review cases in the database: opening them at ingest, applying staff
-actions (rules in center/cases.py), the deadline check that sends the
-due-day reminder and escalates overdue cases (交办督办), and the log."""
+actions (rules in center/handling.py on top of center/cases.py), the
+deadline check that sends the due-day reminder and escalates overdue cases
+(交办督办, with a table-11 督办 row), and the log."""
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 from typing import Any, Mapping
 
 from sqlalchemy import func, insert, select, update
 
 from hallcore.hallclock import from_db, hall_day, in_hall, show, stamp, to_db
-from hallcore.record import parse_time
+from hallcore.record import SCALES, parse_time
 
-from . import alerting
-from .cases import (
-    ACTION_LABELS, RUNNING_STATES, Actor, CaseError, CaseView, apply, due_alerts,
-)
-from .db import case_log, cases, daily_stats, records
+from . import alerting, directory_db, handling, rectification
+from .cases import RUNNING_STATES, Actor, CaseError, Change, due_alerts
+from .db import case_log, cases, daily_stats, records, second_evaluations, supervisions
+from .directory import Directory, department_of
+from .handling import ACTION_LABELS, HandlingView
 
 SYSTEM = Actor("系统", "system")
+log = logging.getLogger("center.cases")
 
 
 def _log(conn, case_id: int, now: datetime, actor: str, action: str,
@@ -51,37 +54,92 @@ def open_case(conn, center, rec: Mapping[str, Any], row: Mapping[str, Any], now:
     return case_id
 
 
-def case_view(row) -> CaseView:
-    return CaseView(state=row.state, window_id=row.window_id, due_at=from_db(row.due_at),
-                    appeal=row.appeal, feedback=row.feedback, handled_at=from_db(row.handled_at))
+AUTO_SUPERVISION = "超期未反馈，自动督办"
 
 
-def load_case(conn, case_id: int):
-    return conn.execute(
-        select(cases, records.c.body).join(records, records.c.id == cases.c.record_id)
-        .where(cases.c.id == case_id)).first()
+def window_department(d: Directory | None, window_id: str, stamped: str) -> str:
+    """The department a case's window belongs to: the directory's, else the
+    one the config gave the record at ingest (DESIGN §13.6)."""
+    dep = department_of(d, window_id) if d is not None else None
+    return dep.name if dep is not None and dep.known else stamped
 
 
-def act(center, case_id: int, action: str, actor: Actor, *, note: str | None = None,
-        feedback: str | None = None, claim: str | None = None) -> None:
-    """Apply a staff action; raises CaseError (shown to the user) or KeyError."""
+def case_view(row, d: Directory | None = None) -> HandlingView:
+    """What the rules read of a case row (`d`: the directory, for the department)."""
+    return HandlingView(
+        state=row.state, window_id=row.window_id, due_at=from_db(row.due_at), appeal=row.appeal,
+        feedback=row.feedback, handled_at=from_db(row.handled_at), voted_at=from_db(row.voted_at),
+        department=window_department(d, row.window_id, row.department),
+        assigned_department=row.assigned_department, proposal=row.proposal,
+        rectified_at=from_db(row.rectified_at), visited=bool(row.visited),
+        second_evaluated=bool(row.second_evaluated), supervision_count=row.supervision_count or 0,
+        closed_at=from_db(row.closed_at))
+
+
+def load_case(conn, case_id: int, *, lock: bool = False):
+    """A case with its record; `lock`: FOR UPDATE on PostgreSQL, so two staff
+    acting on one case at once take turns and the second sees the first's
+    change (SQLite's BEGIN IMMEDIATE already serializes writers)."""
+    q = (select(cases, records.c.body).join(records, records.c.id == cases.c.record_id)
+         .where(cases.c.id == case_id))
+    if lock:
+        q = q.with_for_update(of=cases)
+    return conn.execute(q).first()
+
+
+def act(center, case_id: int, action: str, actor: Actor, **inputs: Any) -> Change:
+    """Apply a staff action (inputs as handling.apply takes them); raises
+    CaseError (shown to the user) or KeyError. Returns the change made."""
     now = center.clock()
     with center.engine.begin() as conn:
-        row = load_case(conn, case_id)
+        row = load_case(conn, case_id, lock=True)
         if row is None:
             raise KeyError(case_id)
+        d = directory_db.load(conn)
         coord = center.deadlines.coordination(from_db(row.voted_at)).due_at
-        ch = apply(case_view(row), action, actor, now=now, note=note, feedback=feedback,
-                   claim=claim, coordination_due=coord)
-        values = {k: (to_db(v) if isinstance(v, datetime) else v) for k, v in ch.updates.items()}
-        values["updated_at"] = to_db(now)
-        conn.execute(update(cases).where(cases.c.id == case_id).values(**values))
-        if ch.extra.get("exclude_from_scores"):
-            _exclude_from_scores(conn, row.body, row.department)
-        note_text = ch.note
+        ch = handling.apply(case_view(row, d), action, actor, now=now, coordination_due=coord,
+                            **inputs)
+        note = ch.note
         if action == "coordinate":
-            note_text = f"{ch.note}（协调办理期限 {show(coord)}）"
-        _log(conn, case_id, now, actor.name, action, ch.from_state, ch.to_state, note_text)
+            note = f"{ch.note}（协调办理期限 {show(coord)}）"
+        elif action == "assign" and "due_at" in ch.updates:
+            note = f"{ch.note}（办理期限延至 {show(ch.updates['due_at'])}）"
+        elif action in ("feedback", "close") and "reply_told_at" in ch.updates:
+            told = ch.updates["reply_told_at"]
+            note = f"{ch.note}（告知群众 {show(told)}）" if told != now and note else note
+        write_change(conn, center, row, ch, actor, now, note)
+        return ch
+
+
+def write_change(conn, center, row, ch: Change, actor: Actor, now: datetime,
+                 note: str | None) -> None:
+    """A change's column updates, the rows its `extra` names (督办, 二次评价,
+    整改重点), and its log entry, in the caller's transaction."""
+    values = {k: (to_db(v) if isinstance(v, datetime) else v) for k, v in ch.updates.items()}
+    values["updated_at"] = to_db(now)
+    conn.execute(update(cases).where(cases.c.id == row.id).values(**values))
+    extra = ch.extra
+    if extra.get("exclude_from_scores"):
+        _exclude_from_scores(conn, row.body, row.department)
+    if sup := extra.get("supervision"):
+        conn.execute(insert(supervisions).values(
+            case_id=row.id, kind=sup["kind"], content=sup["content"], issued_at=to_db(sup["issued_at"]),
+            department=sup["department"], warning_code=sup["warning_code"],
+            due_at=to_db(sup["due_at"]), actor=actor.name))
+    if second := extra.get("second_evaluation"):
+        level = SCALES[second["scale"]].level(second["rating"])
+        conn.execute(insert(second_evaluations).values(
+            case_id=row.id, first_record_id=row.record_id, evaluation_no=second["evaluation_no"],
+            scale=second["scale"], rating=level.name, satisfaction_code=level.satisfaction_code,
+            bad=level.bad, channel=second["channel"], at=to_db(now), actor=actor.name,
+            record_id=second["record_id"]))
+        if level.bad:
+            # still dissatisfied after rectification: the center hears of it at once
+            payload = {**_alert_payload(row.body, from_db(row.due_at)), "to": "supervisor"}
+            alerting.enqueue(conn, center.cfg.alerts, "second_bad", row.id, payload, now)
+    _log(conn, row.id, now, actor.name, ch.action, ch.from_state, ch.to_state, note)
+    if item := extra.get("rectification_item"):
+        rectification.open_item(conn, row.id, item, actor, now)
 
 
 def _exclude_from_scores(conn, rec: Mapping[str, Any], department: str) -> None:
@@ -97,7 +155,9 @@ def _exclude_from_scores(conn, rec: Mapping[str, Any], department: str) -> None:
 
 
 def check_deadlines(center) -> dict[str, int]:
-    """Send the due-day reminder and escalate overdue cases; idempotent."""
+    """Send the due-day reminder and escalate overdue cases; idempotent. An
+    escalation is also a system 督办 (table 11 row), so overdue cases appear
+    in the supervision export whether or not a supervisor pressed first."""
     now = center.clock()
     local_now = in_hall(now)
     horizon = to_db(now + timedelta(days=1))
@@ -107,6 +167,7 @@ def check_deadlines(center) -> dict[str, int]:
             select(cases, records.c.body).join(records, records.c.id == cases.c.record_id)
             .where(cases.c.state.in_(RUNNING_STATES), cases.c.due_at <= horizon)
             .order_by(cases.c.id)).all()
+        d = None
         for row in rows:
             due = from_db(row.due_at)
             for kind in due_alerts(row.state, due, due_alerted=row.due_alerted,
@@ -120,6 +181,14 @@ def check_deadlines(center) -> dict[str, int]:
                 payload = _alert_payload(row.body, due)
                 if kind == "escalate":
                     payload["to"] = "supervisor"
+                    d = d if d is not None else directory_db.load(conn)
+                    try:
+                        ch = handling.apply(case_view(row, d), "supervise", SYSTEM, now=now,
+                                            content=AUTO_SUPERVISION)
+                    except CaseError as e:     # e.g. no department to name: the escalation stands
+                        log.warning("case %s escalated without a 督办 row: %s", row.id, e)
+                    else:
+                        write_change(conn, center, row, ch, SYSTEM, now, ch.note)
                 alerting.enqueue(conn, center.cfg.alerts, kind, row.id, payload, now)
                 counts[kind] += 1
     return counts
@@ -145,4 +214,5 @@ def open_case_count(conn) -> int:
                         .where(cases.c.state != "closed")).scalar_one()
 
 
-__all__ = ["CaseError", "SYSTEM", "act", "check_deadlines", "open_case", "tick"]
+__all__ = ["AUTO_SUPERVISION", "CaseError", "SYSTEM", "act", "case_view", "check_deadlines",
+           "load_case", "open_case", "tick", "window_department", "write_change"]

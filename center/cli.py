@@ -1,5 +1,5 @@
 """hall-center: serve, add-device, move-device, rotate-token, add-user, passwd,
-disable-user, enable-user, rebuild-stats, calendar import."""
+disable-user, enable-user, rebuild-stats, calendar import, directory import/export."""
 from __future__ import annotations
 
 import argparse
@@ -167,6 +167,89 @@ def add_calendar_import(calendar) -> None:
     s.set_defaults(func=cmd_calendar_import)
 
 
+def _read_directory(path: Path, replace: bool):
+    """The import file as a Directory; DirectoryError says what is wrong."""
+    from .directory import DirectoryError, decode, parse
+    fmt = path.suffix.lower().lstrip(".")
+    if fmt not in ("toml", "csv"):
+        raise DirectoryError([f"{path}: the file must end in .toml or .csv"])
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise DirectoryError([f"cannot read {path}: {e.strerror}"]) from None
+    # a merging file may name departments or windows already in the directory
+    return parse(decode(data), fmt, references=replace)
+
+
+def _confirm(prompt: str) -> bool:
+    try:
+        return input(prompt).strip().lower() in ("y", "yes")
+    except EOFError:
+        return False
+
+
+def cmd_directory_import(args) -> int:
+    from . import directory_db
+    from .directory import DirectoryError, diff, diff_lines
+    center = _center(args)
+    path = Path(args.file)
+    try:
+        incoming = _read_directory(path, args.replace)
+        with center.engine.connect() as conn:
+            shown = diff(directory_db.load(conn), incoming, replace=args.replace)
+    except DirectoryError as e:
+        print(f"hall-center: {path} was not imported:", file=sys.stderr)
+        for line in e.errors:
+            print(f"  {line}", file=sys.stderr)
+        return 2
+    mode = "replacing the directory" if args.replace else "adding and changing entries"
+    print(f"directory import {path} ({mode}):")
+    if shown.empty:
+        print("  nothing to change: the directory already holds this.")
+        return 0
+    print("\n".join(diff_lines(shown)))
+    print(f"{len(shown.added)} added, {len(shown.changed)} changed, {len(shown.removed)} removed.")
+    if not args.yes and not _confirm("Apply these changes? [y/N] "):
+        print("not imported.")
+        return 1
+    # the confirmation was given without holding the write lock: apply only
+    # if nobody changed the directory meanwhile
+    with center.engine.begin() as conn:
+        now = diff(directory_db.load(conn), incoming, replace=args.replace)
+        if (now.added, now.changed, now.removed) != (shown.added, shown.changed, shown.removed):
+            raise CenterError("the directory changed while you were confirming; run the import again")
+        directory_db.write(conn, now)
+    c = directory_db.counts(now.result)
+    print(f"imported: the directory holds {c['department']} departments, {c['window']} windows, "
+          f"{c['staff']} staff.")
+    return 0
+
+
+def cmd_directory_export(args) -> int:
+    from . import directory_db
+    from .directory import format_csv, format_toml, from_department_names, in_use
+    center = _center(args)
+    with center.engine.connect() as conn:
+        d = directory_db.load(conn)
+    header = ""
+    if not d.entries() and center.cfg.departments:
+        d = from_department_names(center.cfg.departments)
+        header = (f"A first directory made from [departments] of {args.config}.\n"
+                  "Check the department ids and the window names, then run\n"
+                  "hall-center directory import THIS_FILE --replace")
+        print(f"hall-center: the directory is empty; this is a draft from [departments] of "
+              f"{args.config}", file=sys.stderr)
+    elif not in_use(d):
+        print("hall-center: the directory holds no window yet", file=sys.stderr)
+    text = format_csv(d) if args.format == "csv" else format_toml(d, header)
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"directory written to {args.output}.", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hall-center",
                                 description="County service center server for hall evaluation tablets")
@@ -229,6 +312,28 @@ def build_parser() -> argparse.ArgumentParser:
     calendar = sub.add_parser("calendar", help="the working-day calendar (holiday override file)")
     calendar_sub = calendar.add_subparsers(dest="calendar_command", required=True)
     add_calendar_import(calendar_sub)
+
+
+    dp = sub.add_parser("directory", help="the directory of departments, windows and staff",
+                        description="Statistics by department use the directory: a record's "
+                                    "window maps to its department; a window or staff member "
+                                    "the directory does not know is shown as 未登记（id）.")
+    dsub = dp.add_subparsers(dest="directory_command", required=True)
+    s = with_config(dsub.add_parser(
+        "import", help="import a TOML or CSV file (config/directory.example.toml): shows the "
+                       "changes and asks before applying them"))
+    s.add_argument("file", help="a .toml or .csv file (CSV header kind,id,name,parent)")
+    s.add_argument("--replace", action="store_true",
+                   help="the file is the whole directory: entries not in it are removed "
+                        "(default: add and change only)")
+    s.add_argument("--yes", action="store_true", help="apply without asking")
+    s.set_defaults(func=cmd_directory_import)
+    s = with_config(dsub.add_parser(
+        "export", help="write the directory as an import file (an empty directory: a draft "
+                       "from the config's [departments])"))
+    s.add_argument("--format", choices=["toml", "csv"], default="toml")
+    s.add_argument("--output", help="write to this file instead of standard output")
+    s.set_defaults(func=cmd_directory_export)
     return p
 
 

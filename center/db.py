@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sqlalchemy import (
     JSON, BigInteger, Boolean, Column, Date, DateTime, ForeignKey, Index, Integer,
-    MetaData, String, Table, Text, UniqueConstraint, create_engine, event,
+    MetaData, SmallInteger, String, Table, Text, UniqueConstraint, create_engine, event, false,
 )
 from sqlalchemy.engine import Engine
 
@@ -135,6 +135,30 @@ cases = Table(
     Column("due_alerted", Boolean, nullable=False, default=False),
     Column("escalated", Boolean, nullable=False, default=False),
     Column("updated_at", DateTime, nullable=False),
+    # The handling mechanism (center/handling.py, DESIGN §13.3): columns beside
+    # the state, so every state transition of cases.py still holds.
+    Column("ruled_on_spot", Boolean, nullable=False, default=False, server_default=false()),  # 当场裁定
+    Column("assigned_department", String(200)),              # 责任部门 of the latest 交办
+    Column("assigned_at", DateTime),
+    Column("supervision_count", Integer, nullable=False, default=0, server_default="0"),  # 督办 notices
+    Column("last_supervised_at", DateTime),
+    Column("proposal", Text),                                # 拟办意见
+    Column("proposed_at", DateTime),
+    Column("rectification", Text),                           # 整改结果
+    Column("rectified_at", DateTime),
+    Column("reply_told_at", DateTime),                       # 回复结果: when the citizen was told
+    Column("visited", Boolean, nullable=False, default=False, server_default=false()),  # 是否回访
+    Column("visit_method", String(16)),                      # 回访信息: phone | sms | on_site | online
+    Column("visited_at", DateTime),
+    Column("visit_satisfaction", String(32)),                # the 3-level name
+    Column("visit_note", Text),
+    Column("second_evaluated", Boolean, nullable=False, default=False, server_default=false()),
+    Column("second_rating", String(32)),                     # 二次评价 (its row: second_evaluations)
+    Column("second_channel", String(16)),
+    Column("second_evaluated_at", DateTime),
+    Column("second_record_id", String(36)),                  # a QR-page rating stored as its own record
+    Column("structural", Boolean, nullable=False, default=False, server_default=false()),  # 体制机制
+    Column("structural_note", Text),
     Index("ix_cases_state_due", "state", "due_at"),
     Index("ix_cases_window", "window_id"),
     # covering index: the statistics count cases per period without reading the rows
@@ -152,6 +176,93 @@ case_log = Table(
     Column("from_state", String(16)),
     Column("to_state", String(16)),
     Column("note", Text),
+)
+
+# 督办 notices, GB/T 39046-2020 table 11: one row per 交办 (kind assign) and
+# per 督办 (kind supervise, by a supervisor or the overdue escalation).
+supervisions = Table(
+    "supervisions", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("case_id", Integer, ForeignKey("cases.id"), nullable=False, index=True),
+    Column("kind", String(16), nullable=False),              # assign | supervise
+    Column("content", Text, nullable=False),                 # 督办内容
+    Column("issued_at", DateTime, nullable=False),           # 督办发出时间
+    Column("department", String(200), nullable=False),       # 责任部门
+    Column("warning_code", String(20)),                      # 监察预警类型代码 (the province's list)
+    Column("due_at", DateTime, nullable=False),              # the case's deadline it names
+    Column("actor", String(64), nullable=False),
+)
+
+# 二次评价: the citizen's evaluation after rectification (评价次数 2), a row of
+# its own linked to the first evaluation's record; the first stays as it was.
+second_evaluations = Table(
+    "second_evaluations", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("case_id", Integer, ForeignKey("cases.id"), nullable=False, unique=True),
+    Column("first_record_id", String(36), ForeignKey("records.id"), nullable=False),
+    Column("evaluation_no", SmallInteger, nullable=False),   # 评价次数: 2
+    Column("scale", SmallInteger, nullable=False),
+    Column("rating", String(32), nullable=False),
+    Column("satisfaction_code", Integer, nullable=False),    # GB/T 39046 appendix A.8
+    Column("bad", Boolean, nullable=False),
+    Column("channel", String(16), nullable=False),           # center/channels.py: phone | qr
+    Column("at", DateTime, nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("record_id", String(36)),                         # the QR page's own record, if any
+    UniqueConstraint("first_record_id", "evaluation_no", name="uq_second_evaluations_first"),
+)
+
+# 整改重点: structural problems found by cases closed as 体制机制, tracked to
+# done (center/handling.py item_apply), each step in rectification_log.
+rectification_items = Table(
+    "rectification_items", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("case_id", Integer, ForeignKey("cases.id"), index=True),
+    Column("state", String(16), nullable=False),             # open | in_progress | done
+    Column("cause", Text, nullable=False),
+    Column("department", String(200), nullable=False),
+    Column("opened_at", DateTime, nullable=False),
+    Column("target_at", DateTime),                           # 整改期限 (none: not set)
+    Column("plan", Text),
+    Column("started_at", DateTime),
+    Column("result", Text),
+    Column("done_at", DateTime),
+    Column("updated_at", DateTime, nullable=False),
+    Index("ix_rectification_items_state", "state", "target_at"),
+)
+
+rectification_log = Table(
+    "rectification_log", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("item_id", Integer, ForeignKey("rectification_items.id"), nullable=False, index=True),
+    Column("at", DateTime, nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("from_state", String(16)),
+    Column("to_state", String(16)),
+    Column("note", Text),
+)
+
+# The directory (center/directory.py): 进驻单位, their windows (a window id is
+# the tablets' window_id) and staff (the queue system's staff_id).
+departments = Table(
+    "departments", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+)
+
+windows = Table(
+    "windows", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("department_id", String(64), ForeignKey("departments.id"), nullable=False, index=True),
+)
+
+staff = Table(
+    "staff", metadata,
+    Column("id", String(200), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("window_id", String(64), ForeignKey("windows.id"), nullable=False, index=True),
 )
 
 # Outbox of alerts: a row per (alert, channel) until delivered; retried with backoff.

@@ -283,6 +283,102 @@ def diff(current: Directory, incoming: Directory, *, replace: bool) -> Directory
     return DirectoryDiff(tuple(added), tuple(changed), tuple(removed), result)
 
 
+def _describe(e: Entry) -> str:
+    parent = f"（所属{KIND_LABELS[PARENT[e.kind]]} {e.parent}）" if e.kind in PARENT else ""
+    return f"{e.name}{parent}"
+
+
+def diff_lines(change: DirectoryDiff) -> list[str]:
+    """The diff for a person to confirm, one line per entry."""
+    out = [f"  + {KIND_LABELS[x.kind]} {x.id} {_describe(x.after)}" for x in change.added]
+    out += [f"  ~ {KIND_LABELS[x.kind]} {x.id} {_describe(x.before)} → {_describe(x.after)}"
+            for x in change.changed]
+    out += [f"  - {KIND_LABELS[x.kind]} {x.id} {_describe(x.before)}" for x in change.removed]
+    return out
+
+
+# ------------------------------------------------------- editing one entry
+
+def check_entry(kind: str, id_: str, name: str, parent: str | None = None) -> Entry:
+    """One entry as a supervisor types it in the dashboard, checked by the
+    import's rules; DirectoryError lists what is wrong."""
+    if kind not in KINDS:
+        raise DirectoryError([f"未知的类型 {kind!r}"])
+    errs: list[str] = []
+    e = _check_entry(kind, id_, name, parent if kind in PARENT else None, KIND_LABELS[kind], errs)
+    if errs or e is None:
+        raise DirectoryError(errs)
+    return Entry(e.kind, e.id, e.name, e.parent, f"{KIND_LABELS[kind]} {e.id}")
+
+
+def put(current: Directory, entry: Entry) -> DirectoryDiff:
+    """Adding or changing one entry: the diff (empty when nothing changes)."""
+    one = Directory()
+    one.of(entry.kind)[entry.id] = entry
+    return diff(current, one, replace=False)
+
+
+def remove(current: Directory, kind: str, id_: str) -> DirectoryDiff:
+    """Removing one entry; refused while a window or staff member belongs to it
+    (a record's window stays countable either way: it shows as 未登记)."""
+    label = KIND_LABELS[kind]
+    if id_ not in current.of(kind):
+        raise DirectoryError([f"{label} {id_} 不在目录中"])
+    children = [(k, e.id) for k, p in PARENT.items() if p == kind
+                for e in current.of(k).values() if e.parent == id_]
+    if children:
+        names = "、".join(f"{KIND_LABELS[k]} {i}" for k, i in sorted(children)[:5])
+        more = f" 等 {len(children)} 项" if len(children) > 5 else ""
+        raise DirectoryError([f"{label} {id_} 下还有{names}{more}，请先移走或删除它们"])
+    rest = Directory()
+    for k in KINDS:
+        rest.of(k).update((i, e) for i, e in current.of(k).items() if (k, i) != (kind, id_))
+    return diff(current, rest, replace=True)
+
+
+# ---------------------------------------------------------------- export
+
+def _toml_str(v: str) -> str:
+    """A TOML basic string (names and ids hold no control characters)."""
+    return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def format_toml(d: Directory, header: str = "") -> str:
+    """The directory as an import file (parse_toml gives `d` back)."""
+    out = [f"# {line}".rstrip() for line in header.splitlines()]
+    for kind in KINDS:
+        for e in sorted(d.of(kind).values(), key=lambda e: e.id):
+            out += ["", f"[[{kind}]]", f"id = {_toml_str(e.id)}", f"name = {_toml_str(e.name)}"]
+            if kind in PARENT:
+                out.append(f"{PARENT[kind]} = {_toml_str(e.parent or '')}")
+    return "\n".join(out).lstrip("\n") + "\n"
+
+
+def format_csv(d: Directory) -> str:
+    """The directory as a CSV import file (header kind,id,name,parent)."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\r\n")
+    w.writerow(["kind", "id", "name", "parent"])
+    for e in d.entries():
+        w.writerow([e.kind, e.id, e.name, e.parent or ""])
+    return buf.getvalue()
+
+
+def from_department_names(departments: Mapping[str, str]) -> Directory:
+    """A first directory from the center config's [departments] (window id ->
+    department name), for a hall moving to the directory: each distinct
+    name becomes a department with the id d01, d02 … (by name), each window
+    is named after its id. The supervisor checks the ids and names, then
+    imports the file."""
+    d = Directory()
+    ids = {name: f"d{i:02d}" for i, name in enumerate(sorted(set(departments.values())), 1)}
+    for name, id_ in ids.items():
+        d.departments[id_] = Entry("department", id_, name)
+    for window_id, name in sorted(departments.items()):
+        d.windows[window_id] = Entry("window", window_id, f"{window_id} 号窗口", ids[name])
+    return d
+
+
 # ------------------------------------------------------------ for statistics
 
 @dataclass(frozen=True)
@@ -299,6 +395,12 @@ class Shown:
             return self.name
         raw = " ".join(x for x in (self.id, self.raw_name) if x) or "空"
         return f"{UNKNOWN}（{raw}）"
+
+
+def in_use(d: Directory) -> bool:
+    """Whether the hall keeps a directory: once it holds a window, statistics
+    by department and the names on pages come from it (DESIGN §13.6)."""
+    return bool(d.windows)
 
 
 def window_of(d: Directory, window_id: str) -> Shown:
@@ -321,6 +423,31 @@ def staff_of(d: Directory, staff_id: str, staff_name: str = "") -> Shown:
     return Shown(staff_id, UNKNOWN, False, staff_name)
 
 
+def window_label(d: Directory, window_id: str) -> str:
+    """A record's window on a page: `03 不动产登记窗口`, `未登记（07）`, or the
+    bare id while the hall keeps no directory."""
+    if not in_use(d):
+        return window_id
+    w = window_of(d, window_id)
+    return f"{window_id} {w.name}" if w.known else w.label
+
+
+def staff_label(d: Directory, staff_id: str, staff_name: str = "") -> str:
+    """A record's staff member: `1024 张三`, `未登记（9999 钱八）`, or id and
+    the record's name while the hall keeps no directory."""
+    if not in_use(d):
+        return " ".join(x for x in (staff_id, staff_name) if x)
+    s = staff_of(d, staff_id, staff_name)
+    return f"{staff_id} {s.name}" if s.known else s.label
+
+
+def department_label(d: Directory, window_id: str, stamped: str) -> str:
+    """The department of a record's window: the directory's (未登记（07）
+    for a window it does not know), or, while the hall keeps no directory,
+    the one the center's [departments] gave the record at ingest."""
+    return department_of(d, window_id).label if in_use(d) else stamped
+
+
 def from_mappings(departments: Iterable[Mapping[str, Any]], windows: Iterable[Mapping[str, Any]],
                   staff: Iterable[Mapping[str, Any]]) -> Directory:
     """A Directory from rows as the database returns them (id, name, and
@@ -334,6 +461,7 @@ def from_mappings(departments: Iterable[Mapping[str, Any]], windows: Iterable[Ma
 
 
 __all__ = ["CSV_HEADERS", "Difference", "Directory", "DirectoryDiff", "DirectoryError", "Entry",
-           "KINDS", "KIND_LABELS", "Shown", "UNKNOWN", "check_references", "decode",
-           "department_of", "diff", "from_mappings", "parse", "parse_csv", "parse_toml",
-           "staff_of", "window_of"]
+           "KINDS", "KIND_LABELS", "Shown", "UNKNOWN", "check_entry", "check_references", "decode",
+           "department_label", "department_of", "diff", "diff_lines", "format_csv", "format_toml", "from_department_names",
+           "from_mappings", "in_use", "parse", "parse_csv", "parse_toml", "put", "remove",
+           "staff_label", "staff_of", "window_label", "window_of"]

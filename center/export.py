@@ -1,6 +1,11 @@
-"""Export of records as CSV or JSON: the GB/T 39046-2020 table 9 fields
+"""Export of evaluations as CSV or JSON: the GB/T 39046-2020 table 9 fields
 first (in the standard's order and names), then the rest of the record.
 The phone number is masked: only the case page shows it in full.
+
+Each evaluation is a row: a record as the tablet sent it (评价次数 1), and
+after it, each 二次评价 of the period (评价次数 2: the first record's 办件,
+window and matter, with the second evaluation's channel, time and rating,
+and `first_record_id` naming the first).
 
 Every text a citizen or a tablet wrote may be a spreadsheet formula
 (`=HYPERLINK(...)`, `=cmd|' /C calc'!A0`). Each text cell that begins with
@@ -13,17 +18,20 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import date
-from typing import Any, Iterator, Mapping
+from datetime import date, timedelta
+from typing import Any, Iterable, Iterator, Mapping
 
 from sqlalchemy import select
 
-from hallcore.hallclock import compact
-from hallcore.record import mask_phone, parse_time
+from hallcore.hallclock import compact, from_db, stamp
+from hallcore.record import SCALES, mask_phone, parse_time
 
-from .db import cases, records
+from . import directory_db
+from .channels import label as channel_label
+from .db import cases, records, second_evaluations
+from .directory import Directory, department_label
+from .stats import day_start_utc
 
-CHANNEL_LABELS = {"hall_tablet": "政务大厅平板电脑"}
 ANONYMOUS = "匿名"
 
 STANDARD_FIELDS = ("办件编号", "评价渠道", "评价人", "评价时间", "评价次数",
@@ -32,9 +40,13 @@ OTHER_FIELDS = ("id", "device_id", "seq", "hall_id", "window_id", "department", 
                 "staff_name", "ticket", "matter_code", "matter_name", "matter_index",
                 "matter_count", "result", "unrated_reason", "rating", "reasons", "comment",
                 "contact_phone", "called_at", "finished_at", "prompted_at", "voted_at",
-                "due_at", "calendar_verified", "appeal")
+                "due_at", "calendar_verified", "appeal", "first_record_id")
 FIELDS = STANDARD_FIELDS + OTHER_FIELDS
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# what a 二次评价 row keeps of the first record: the same 办件, window, staff and matter
+SECOND_KEEPS = ("case_no", "region_code", "hall_id", "window_id", "staff_id", "staff_name",
+                "ticket", "matter_code", "matter_name", "matter_index", "matter_count",
+                "contact_phone", "scale")
 
 
 def inert(value: Any) -> Any:
@@ -47,16 +59,17 @@ def inert(value: Any) -> Any:
     return value
 
 
-def export_row(rec: Mapping[str, Any], department: str, appeal: str | None) -> dict[str, Any]:
+def export_row(rec: Mapping[str, Any], department: str, appeal: str | None,
+               evaluation_no: int = 1) -> dict[str, Any]:
     """One exported row, standard fields first."""
     reasons = rec.get("reasons") or []
     text = "；".join([*reasons, *([rec["comment"]] if rec.get("comment") else [])])
     row: dict[str, Any] = {
         "办件编号": rec.get("case_no") or "",
-        "评价渠道": CHANNEL_LABELS.get(rec.get("channel"), rec.get("channel")),
+        "评价渠道": channel_label(rec.get("channel")),
         "评价人": ANONYMOUS,
         "评价时间": compact(parse_time(rec.get("voted_at"))),
-        "评价次数": 1,
+        "评价次数": evaluation_no,
         "满意度": rec.get("rating_label") or "未评价",
         "满意度代码": rec.get("satisfaction_code"),
         "文字评价": text,
@@ -70,32 +83,59 @@ def export_row(rec: Mapping[str, Any], department: str, appeal: str | None) -> d
     return {k: inert(v) for k, v in row.items()}
 
 
+def second_body(first: Mapping[str, Any], second) -> dict[str, Any]:
+    """A 二次评价 row (second_evaluations) as a record body for export_row."""
+    level = SCALES[second.scale].level(second.rating)
+    return {**{k: first.get(k) for k in SECOND_KEEPS}, "id": second.record_id,
+            "channel": second.channel, "result": "rated", "rating": level.name,
+            "rating_label": level.label, "satisfaction_code": level.satisfaction_code,
+            "voted_at": stamp(from_db(second.at)), "first_record_id": first.get("id")}
+
+
 def _rows(engine, start: date, end: date, window_id: str | None) -> Iterator[dict[str, Any]]:
-    q = (select(records.c.body, records.c.department, cases.c.appeal)
+    q = (select(records.c.body, records.c.window_id, records.c.department, cases.c.appeal)
          .select_from(records.outerjoin(cases, cases.c.record_id == records.c.id))
          .where(records.c.day >= start, records.c.day <= end)
          .order_by(records.c.day, records.c.device_id, records.c.seq))
+    sq = (select(second_evaluations, records.c.body, records.c.window_id, records.c.department)
+          .join(records, records.c.id == second_evaluations.c.first_record_id)
+          .where(second_evaluations.c.at >= day_start_utc(start),
+                 second_evaluations.c.at < day_start_utc(end + timedelta(days=1)))
+          .order_by(second_evaluations.c.at, second_evaluations.c.id))
     if window_id is not None:
         q = q.where(records.c.window_id == window_id)
+        sq = sq.where(records.c.window_id == window_id)
     with engine.connect() as conn:
+        d: Directory = directory_db.load(conn)
         for r in conn.execution_options(yield_per=1000).execute(q):
-            yield export_row(r.body, r.department, r.appeal)
+            yield export_row(r.body, department_label(d, r.window_id, r.department), r.appeal)
+        for r in conn.execution_options(yield_per=1000).execute(sq):
+            yield export_row(second_body(r.body, r), department_label(d, r.window_id, r.department),
+                             None, evaluation_no=r.evaluation_no)
 
 
-def csv_chunks(engine, start: date, end: date, window_id: str | None = None) -> Iterator[str]:
-    """CSV with a BOM so spreadsheet programs read the Chinese headers right."""
+def csv_stream(fields: tuple[str, ...], rows: Iterable[dict[str, Any]]) -> Iterator[str]:
+    """CSV with a BOM so spreadsheet programs read the Chinese headers right,
+    yielded in chunks of 500 rows."""
     buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=FIELDS, extrasaction="ignore")
+    w = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore")
     buf.write("\ufeff")
     w.writeheader()
-    for i, row in enumerate(_rows(engine, start, end, window_id), 1):
-        row["reasons"] = "；".join(row["reasons"] or [])
+    for i, row in enumerate(rows, 1):
         w.writerow(row)
         if i % 500 == 0:
             yield buf.getvalue()
             buf.seek(0)
             buf.truncate()
     yield buf.getvalue()
+
+
+def csv_chunks(engine, start: date, end: date, window_id: str | None = None) -> Iterator[str]:
+    def flat(rows):
+        for row in rows:
+            row["reasons"] = "；".join(row["reasons"] or [])
+            yield row
+    return csv_stream(FIELDS, flat(_rows(engine, start, end, window_id)))
 
 
 def json_chunks(engine, start: date, end: date, window_id: str | None = None) -> Iterator[str]:

@@ -42,6 +42,8 @@ ACTION_LABELS = {
 }
 ACTIONS = tuple(a for a in ACTION_LABELS if a not in ("open", "due_today", "escalate"))
 VISIT_METHODS = {"phone": "电话", "sms": "短信", "on_site": "上门", "online": "网上"}
+# A rating's label by its name (the same on the 3- and 5-level scales), for pages and exports.
+RATING_LABELS = {lv.name: lv.label for sc in SCALES.values() for lv in sc.levels}
 # Who writes a second evaluation through which channel (center/channels.py values).
 SECOND_EVALUATION_CHANNELS = {"system": "qr", "supervisor": "phone"}
 MAX_DEPARTMENT = 200
@@ -418,11 +420,25 @@ def item_apply(item: ItemView, action: str, actor: Actor, *, now: datetime,
     raise CaseError(f"未知操作 {action!r}")
 
 
+def item_available(item: ItemView, actor: Actor, *, now: datetime) -> list[str]:
+    """The steps `actor` may take on `item` now (what the page offers)."""
+    out = []
+    for action in ITEM_ACTIONS:
+        try:
+            item_apply(item, action, actor, now=now, note="x")
+        except CaseError:
+            continue
+        out.append(action)
+    return out
+
+
 def item_overdue(item: ItemView, now: datetime) -> bool:
     """Not done and past its target date."""
     return item.state != "done" and item.target_at is not None and now > item.target_at
 
 
 __all__ = ["ACTIONS", "ACTION_LABELS", "HandlingView", "ITEM_ACTIONS", "ITEM_STATES", "ItemView",
+           "RATING_LABELS",
            "VISIT_METHODS", "advance", "apply", "assign_deadline", "available", "item_apply",
+           "item_available",
            "item_overdue", "new_item", "second_evaluation_allowed", "supervision_open"]

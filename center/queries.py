@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from sqlalchemy import delete, func, insert, or_, select, update
 
-from .db import alerts, cases, devices, records, sessions, users
+from .db import (
+    alerts, cases, daily_stats, devices, rectification_items, rectification_log, records, second_evaluations,
+    sessions, supervisions, users,
+)
 
 MAX_CASE_ROWS = 500
 RECENT_ALERTS = 10
@@ -28,6 +31,44 @@ def case_list(conn, *, closed: bool, scope: str | None):
     if scope is not None:
         q = q.where(cases.c.window_id == scope)
     return conn.execute(q.limit(MAX_CASE_ROWS)).all()
+
+
+def case_supervisions(conn, case_id: int):
+    """The case's 交办 and 督办 notices (GB/T 39046 table 11), oldest first."""
+    return conn.execute(select(supervisions).where(supervisions.c.case_id == case_id)
+                        .order_by(supervisions.c.id)).all()
+
+
+def case_second_evaluation(conn, case_id: int):
+    return conn.execute(select(second_evaluations)
+                        .where(second_evaluations.c.case_id == case_id)).first()
+
+
+def case_rectification_items(conn, case_id: int):
+    return conn.execute(select(rectification_items).where(rectification_items.c.case_id == case_id)
+                        .order_by(rectification_items.c.id)).all()
+
+
+def rectification_list(conn, *, done: bool):
+    """Entries not done (or done), oldest target first (those without one last)."""
+    q = select(rectification_items)
+    q = q.where(rectification_items.c.state == "done") if done else \
+        q.where(rectification_items.c.state != "done")
+    return conn.execute(q.order_by(rectification_items.c.target_at.is_(None),
+                                   rectification_items.c.target_at, rectification_items.c.id)
+                        .limit(MAX_CASE_ROWS)).all()
+
+
+def rectification_item_log(conn, item_id: int):
+    return conn.execute(select(rectification_log).where(rectification_log.c.item_id == item_id)
+                        .order_by(rectification_log.c.id)).all()
+
+
+def record_windows(conn) -> list[tuple[str, int]]:
+    """Every window id the records name, with its record count (from the rollup)."""
+    q = (select(daily_stats.c.window_id, func.sum(daily_stats.c.total))
+         .group_by(daily_stats.c.window_id).order_by(daily_stats.c.window_id))
+    return [(w, int(n or 0)) for w, n in conn.execute(q)]
 
 
 def recent_dashboard_alerts(conn):

@@ -8,8 +8,9 @@ number of records.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from html import escape
+from typing import Callable
 
 from sqlalchemy import and_, case, delete, func, insert, select
 from sqlalchemy.engine import Engine
@@ -17,6 +18,9 @@ from sqlalchemy.engine import Engine
 from hallcore.hallclock import hall_today, hall_zone, to_db
 
 from .db import cases, daily_stats, records
+from .directory import UNKNOWN, Directory, department_of, in_use, staff_label, window_label
+
+COUNTS = ("total", "rated", "good", "bad", "excluded")
 
 GROUPS = {
     "window": ("窗口", ("window_id",)),
@@ -64,42 +68,76 @@ def _label(key: tuple) -> str:
     return " ".join(str(k) for k in key if k not in (None, "")) or "（空）"
 
 
-def summary(conn, start: date, end: date, by: str, window_id: str | None = None) -> list[Row]:
+# Where the cases table lacks a grouping column, it comes from the case's record.
+_CASE_COLUMNS = {"window_id": cases.c.window_id, "staff_id": cases.c.staff_id,
+                 "staff_name": records.c.staff_name, "matter_code": cases.c.matter_code,
+                 "matter_name": records.c.matter_name, "department": cases.c.department}
+
+
+def grouping(by: str, d: Directory) -> tuple[tuple[str, ...], Callable[[tuple], tuple[tuple, str]]]:
+    """The columns to sum by and how a group of them becomes a row (key, label).
+
+    With a directory in use, windows and staff carry its names, and
+    departments are the directory's: a record's window maps to its
+    department; a window it does not know is a row of its own,
+    未登记（07）. Without one, departments are those the center's
+    [departments] gave each record at ingest (DESIGN §13.6)."""
+    if by == "department" and in_use(d):
+        def dept(k: tuple) -> tuple[tuple, str]:
+            dep = department_of(d, k[0])
+            return (("department", dep.id) if dep.known else ("window", k[0])), dep.label
+        return ("window_id",), dept
+    if by == "window":
+        return ("window_id",), lambda k: (k, window_label(d, k[0]))
+    if by == "staff" and in_use(d):
+        def person(k: tuple) -> tuple[tuple, str]:
+            known = k[0] in d.staff          # one row per registered person, whatever name a record carried
+            return ((k[0],) if known else k), staff_label(d, k[0], k[1])
+        return ("staff_id", "staff_name"), person
+    return GROUPS[by][1], lambda k: (k, _label(k))
+
+
+def summary(conn, start: date, end: date, by: str, window_id: str | None = None,
+            directory: Directory | None = None) -> list[Row]:
     """One row per window / staff / matter / department for days start..end."""
-    cols = [getattr(daily_stats.c, c) for c in GROUPS[by][1]]
+    d = directory if directory is not None else Directory()
+    base, row_of = grouping(by, d)
+    cols = [getattr(daily_stats.c, c) for c in base]
     where = [daily_stats.c.day >= start, daily_stats.c.day <= end]
     if window_id is not None:
         where.append(daily_stats.c.window_id == window_id)
-    q = (select(*cols, *(func.sum(getattr(daily_stats.c, c)) for c in
-                         ("total", "rated", "good", "bad", "excluded")))
-         .where(*where).group_by(*cols).order_by(*cols))
+    q = (select(*cols, *(func.sum(getattr(daily_stats.c, c)) for c in COUNTS))
+         .where(*where).group_by(*cols))
     rows: dict[tuple, Row] = {}
     n = len(cols)
     for r in conn.execute(q):
-        key = tuple(r[:n])
-        rows[key] = Row(key, _label(key), *(int(x or 0) for x in r[n:]))
-    # Cases: grouped by the same key where the cases table has it.
-    case_cols = [getattr(cases.c, c) for c in GROUPS[by][1] if c in cases.c]
-    if len(case_cols) == 1:
-        cq = (select(case_cols[0], func.count(),
-                     func.sum(case((cases.c.state == "closed", 1), else_=0)),
-                     func.sum(case((cases.c.on_time.is_(True), 1), else_=0)))
-              .where(cases.c.voted_at >= _utc_start(start), cases.c.voted_at < _utc_start(end + timedelta(days=1)))
-              .group_by(case_cols[0]))
-        if window_id is not None:
-            cq = cq.where(cases.c.window_id == window_id)
-        for r in conn.execute(cq):
-            for key, row in rows.items():
-                if key[0] == r[0]:
-                    row.cases += int(r[1])
-                    row.closed += int(r[2] or 0)
-                    row.on_time += int(r[3] or 0)
-    return list(rows.values())
+        key, label = row_of(tuple(r[:n]))
+        row = rows.setdefault(key, Row(key, label))
+        for f, v in zip(COUNTS, r[n:]):
+            setattr(row, f, getattr(row, f) + int(v or 0))
+    # Cases: counted into the same rows, by the same columns.
+    ccols = [_CASE_COLUMNS[c] for c in base]
+    cq = (select(*ccols, func.count(), func.sum(case((cases.c.state == "closed", 1), else_=0)),
+                 func.sum(case((cases.c.on_time.is_(True), 1), else_=0)))
+          .where(cases.c.voted_at >= day_start_utc(start),
+                 cases.c.voted_at < day_start_utc(end + timedelta(days=1)))
+          .group_by(*ccols))
+    if any(c.table is records for c in ccols):
+        cq = cq.select_from(cases.join(records, records.c.id == cases.c.record_id))
+    if window_id is not None:
+        cq = cq.where(cases.c.window_id == window_id)
+    for r in conn.execute(cq):
+        key, label = row_of(tuple(r[:n]))
+        row = rows.setdefault(key, Row(key, label))     # a case whose record day lies outside
+        row.cases += int(r[n])
+        row.closed += int(r[n + 1] or 0)
+        row.on_time += int(r[n + 2] or 0)
+    return sorted(rows.values(), key=lambda r: (r.label.startswith(UNKNOWN), r.label))
 
 
-def _utc_start(d: date):
-    """Midnight hall time of `d` as the naive UTC the tables store."""
-    from datetime import datetime, time
+def day_start_utc(d: date) -> datetime:
+    """Midnight hall time of `d` as the naive UTC the tables store (a period
+    of hall days is [day_start_utc(start), day_start_utc(end + 1 day)))."""
     return to_db(datetime.combine(d, time(0), tzinfo=hall_zone()))
 
 
@@ -185,4 +223,4 @@ def rebuild_daily_stats(engine: Engine) -> int:
         return conn.execute(select(func.count()).select_from(records)).scalar_one()
 
 
-__all__ = ["GROUPS", "Row", "pct", "rebuild_daily_stats", "summary", "totals", "trend", "trend_svg"]
+__all__ = ["GROUPS", "Row", "day_start_utc", "grouping", "pct", "rebuild_daily_stats", "summary", "totals", "trend", "trend_svg"]

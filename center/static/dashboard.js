@@ -9,3 +9,8 @@ function tick() {
   });
 }
 if (!document.body.dataset.frozen) { setInterval(tick, 30000); }
+// A form that removes something asks first (data-confirm holds the question).
+document.addEventListener("submit", function (ev) {
+  var q = ev.target.dataset && ev.target.dataset.confirm;
+  if (q && !window.confirm(q)) { ev.preventDefault(); }
+});

@@ -4,6 +4,8 @@ check of a form, the period of a query, and pages.
 
     def handler(actor: CurrentActor, center: CenterDep): ...   # logged in
     def action(actor: FormActor, ...): ...                     # logged in + CSRF
+    def page(actor: Supervisor, ...): ...                      # a supervisor
+    def edit(actor: SupervisorForm, ...): ...                  # a supervisor + CSRF
 """
 from __future__ import annotations
 
@@ -22,7 +24,8 @@ from hallcore.packagedata import shipped
 
 from .. import queries, sessions, stats
 from ..auth import token_hash
-from ..cases import ACTION_LABELS, APPEAL_LABELS, CLAIM_LABELS, STATE_LABELS, Actor
+from ..cases import APPEAL_LABELS, CLAIM_LABELS, STATE_LABELS, Actor
+from ..handling import ACTION_LABELS
 from ..service import Center
 from ..sessions import SessionPolicy
 from ..throttle import LoginThrottle
@@ -98,6 +101,24 @@ def form_actor(request: Request, actor: CurrentActor, csrf: Annotated[str, Form(
 
 
 FormActor = Annotated[Actor, Depends(form_actor)]
+
+SUPERVISORS_ONLY = "此页面仅供中心督办人员使用"
+
+
+def require_supervisor(actor: CurrentActor) -> Actor:
+    """The logged-in actor, if a supervisor (the directory, the rectification list)."""
+    if actor.role != "supervisor":
+        raise Forbidden(SUPERVISORS_ONLY)
+    return actor
+
+
+def require_supervisor_form(actor: FormActor) -> Actor:
+    """A supervisor's form post with this session's CSRF token."""
+    return require_supervisor(actor)
+
+
+Supervisor = Annotated[Actor, Depends(require_supervisor)]
+SupervisorForm = Annotated[Actor, Depends(require_supervisor_form)]
 
 
 def check_csrf(expected: str, sent: str) -> None:

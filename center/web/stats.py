@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from .. import stats
+from .. import directory_db, stats
+from ..directory import in_use
 from .deps import CenterDep, CurrentActor, Period, page
 
 router = APIRouter(include_in_schema=False)
@@ -15,8 +16,9 @@ def stats_page(request: Request, actor: CurrentActor, center: CenterDep, period:
     s, e = period
     by = by if by in stats.GROUPS else "window"
     with center.engine.connect() as conn:
-        rows = stats.summary(conn, s, e, by, actor.scope)
+        d = directory_db.load(conn)
+        rows = stats.summary(conn, s, e, by, actor.scope, directory=d)
         points = stats.trend(conn, s, e, actor.scope)
     return page(request, "stats.html", actor, rows=rows, total=stats.totals(rows),
                 svg=stats.trend_svg(points, s, e), points=points, start=s, end=e, by=by,
-                groups=stats.GROUPS)
+                groups=stats.GROUPS, directory_in_use=in_use(d))

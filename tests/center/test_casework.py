@@ -119,7 +119,9 @@ def test_new_case_alerts_and_reminds_on_the_due_morning_then_escalates_once(cent
     assert casework.check_deadlines(center)["escalate"] == 0       # only once
     assert alert_kinds(center) == ["new_case", "due_today", "escalate"]
     assert get(center, cid).escalated is True
-    assert log_actions(center, cid) == [("系统", "open"), ("系统", "due_today"), ("系统", "escalate")]
+    # the escalation is also a system 督办 (its table-11 row: tests/center/test_handling_db.py)
+    assert log_actions(center, cid) == [("系统", "open"), ("系统", "due_today"), ("系统", "escalate"),
+                                        ("系统", "supervise")]
     with center.engine.connect() as conn:
         payload = conn.execute(select(alerts.c.payload).where(alerts.c.kind == "escalate")).scalars().first()
     assert payload["to"] == "supervisor" and payload["due_at"] == "2026-12-01T17:30:00+08:00"

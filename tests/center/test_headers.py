@@ -15,7 +15,7 @@ from hallcore.hallclock import DEFAULT_TZ
 from tests.support.center import Clock, make_center, make_vote
 from tests.support.web import login
 
-SAMPLE = {"case_id": "1", "device_id": "tab-03", "path": "dashboard.css"}
+SAMPLE = {"case_id": "1", "device_id": "tab-03", "item_id": "1", "path": "dashboard.css"}
 
 
 @pytest.fixture
@@ -97,7 +97,7 @@ def test_error_answers_carry_them_too(app, center):
 def test_no_page_has_inline_script_style_or_event_handlers(app):
     cl = login(app, "chen", "chen-pass-1")
     for path in ("/login", "/cases", "/cases?show_closed=1", "/cases/1", "/stats",
-                 "/devices", "/devices/tab-03/gaps"):
+                 "/devices", "/devices/tab-03/gaps", "/rectification", "/directory"):
         html = cl.get(path).text
         assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html), path
         assert not re.search(r"<style\b|\sstyle=", html), path
