@@ -15,7 +15,8 @@ from . import alerting
 from .cases import (
     ACTION_LABELS, RUNNING_STATES, Actor, CaseError, CaseView, apply, due_alerts,
 )
-from .db import case_log, cases, daily_stats, records
+from .casesource import alert_payload, case_select
+from .db import case_log, cases, daily_stats
 
 SYSTEM = Actor("系统", "system")
 
@@ -38,16 +39,26 @@ def open_case(conn, center, rec: Mapping[str, Any], row: Mapping[str, Any], now:
     voted_at = parse_time(rec["voted_at"])
     due = center.deadlines.handling(in_hall(voted_at))
     tablet_due = parse_time(rec.get("due_at"))
-    case_id = conn.execute(insert(cases).returning(cases.c.id), dict(
+    values = dict(
         record_id=rec["id"], hall_id=rec["hall_id"], window_id=rec["window_id"],
         department=row["department"], staff_id=rec["staff_id"], matter_code=rec["matter_code"],
         state="new",
         voted_at=to_db(voted_at), due_at=to_db(due.due_at), calendar_verified=due.verified,
         tablet_due_at=to_db(tablet_due) if tablet_due else None, appeal="none",
-        due_alerted=False, escalated=False, updated_at=to_db(now))).scalar_one()
-    note = None if due.verified else "节假日数据缺失，期限按周一至周五计算，未经核验"
-    _log(conn, case_id, now, SYSTEM.name, "open", None, "new", note)
-    alerting.enqueue(conn, center.cfg.alerts, "new_case", case_id, _alert_payload(rec, due.due_at), now)
+        due_alerted=False, escalated=False, updated_at=to_db(now))
+    return insert_case(conn, center, values, _alert_payload(rec, due.due_at), now)
+
+
+def insert_case(conn, center, values: Mapping[str, Any], payload: Mapping[str, Any], now: datetime,
+                note: str | None = None) -> int:
+    """Write a new case, its first log line and its new-case alert (one
+    transaction: the caller's). `note` starts the log line."""
+    case_id = conn.execute(insert(cases).returning(cases.c.id), dict(values)).scalar_one()
+    notes = [note] if note else []
+    if not values["calendar_verified"]:
+        notes.append("节假日数据缺失，期限按周一至周五计算，未经核验")
+    _log(conn, case_id, now, SYSTEM.name, "open", None, "new", "；".join(notes) or None)
+    alerting.enqueue(conn, center.cfg.alerts, "new_case", case_id, dict(payload), now)
     return case_id
 
 
@@ -57,9 +68,8 @@ def case_view(row) -> CaseView:
 
 
 def load_case(conn, case_id: int):
-    return conn.execute(
-        select(cases, records.c.body).join(records, records.c.id == cases.c.record_id)
-        .where(cases.c.id == case_id)).first()
+    """The case with its record's body or its 综合点评 entry (center/casesource.py)."""
+    return conn.execute(case_select().where(cases.c.id == case_id)).first()
 
 
 def act(center, case_id: int, action: str, actor: Actor, *, note: str | None = None,
@@ -76,7 +86,8 @@ def act(center, case_id: int, action: str, actor: Actor, *, note: str | None = N
         values = {k: (to_db(v) if isinstance(v, datetime) else v) for k, v in ch.updates.items()}
         values["updated_at"] = to_db(now)
         conn.execute(update(cases).where(cases.c.id == case_id).values(**values))
-        if ch.extra.get("exclude_from_scores"):
+        if ch.extra.get("exclude_from_scores") and row.body is not None:
+            # (an entry's case has no record in the scores)
             _exclude_from_scores(conn, row.body, row.department)
         note_text = ch.note
         if action == "coordinate":
@@ -104,8 +115,7 @@ def check_deadlines(center) -> dict[str, int]:
     counts = {"due_today": 0, "escalate": 0}
     with center.engine.begin() as conn:
         rows = conn.execute(
-            select(cases, records.c.body).join(records, records.c.id == cases.c.record_id)
-            .where(cases.c.state.in_(RUNNING_STATES), cases.c.due_at <= horizon)
+            case_select().where(cases.c.state.in_(RUNNING_STATES), cases.c.due_at <= horizon)
             .order_by(cases.c.id)).all()
         for row in rows:
             due = from_db(row.due_at)
@@ -117,7 +127,7 @@ def check_deadlines(center) -> dict[str, int]:
                     **{flag: True, "updated_at": to_db(now)}))
                 note = f"期限 {show(due)}" + ("，已提交中心督办" if kind == "escalate" else "")
                 _log(conn, row.id, now, SYSTEM.name, kind, row.state, row.state, note)
-                payload = _alert_payload(row.body, due)
+                payload = alert_payload(row, due)
                 if kind == "escalate":
                     payload["to"] = "supervisor"
                 alerting.enqueue(conn, center.cfg.alerts, kind, row.id, payload, now)
@@ -145,4 +155,4 @@ def open_case_count(conn) -> int:
                         .where(cases.c.state != "closed")).scalar_one()
 
 
-__all__ = ["CaseError", "SYSTEM", "act", "check_deadlines", "open_case", "tick"]
+__all__ = ["CaseError", "SYSTEM", "act", "check_deadlines", "insert_case", "open_case", "tick"]

@@ -1,5 +1,5 @@
 """hall-center: serve, add-device, rotate-token, add-user, passwd, disable-user,
-enable-user, rebuild-stats."""
+enable-user, rebuild-stats, sample (center/samplecli.py)."""
 from __future__ import annotations
 
 import argparse
@@ -11,6 +11,7 @@ from pathlib import Path
 from hallcore.config import ConfigError
 from hallcore.hallclock import HallTimeFormatter, set_hall_zone
 
+from . import samplecli
 from .config import load_config
 from .service import Center, CenterError
 
@@ -143,6 +144,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = with_config(sub.add_parser("rebuild-stats", help="recompute the daily statistics from the records"))
     s.set_defaults(func=cmd_rebuild_stats)
+
+    samplecli.add_parser(sub, with_config)
     return p
 
 

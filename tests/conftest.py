@@ -7,4 +7,5 @@ pytest_plugins = [
     "tests.support.center",      # pg_url, db_url, running_center
     "tests.support.disk",        # small_disk: a 2 MiB tmpfs that can be filled
     "tests.support.hallzone",    # every test starts in the default hall zone
+    "tests.support.browser",     # browser_page: headless Chromium for the dashboard
 ]

@@ -1,6 +1,7 @@
 """The staff dashboard: server-rendered Chinese HTML (Jinja2), one router per area.
 
-auth (login, logout), cases, stats, devices, export. Every handler gets the
+auth (login, logout), cases, comments (综合点评), supervision (监督查评,
+supervisors only), stats, devices, export. Every handler gets the
 logged-in actor and its scope from one dependency (deps.CurrentActor):
 handlers see their own window, supervisors everything. Sessions live in the
 database (center/sessions.py); the SQL is in center/queries.py. The page
@@ -21,13 +22,14 @@ from hallcore.packagedata import shipped
 from .. import sessions
 from ..sessions import SessionPolicy
 from ..throttle import LoginThrottle
-from . import auth, cases, devices, export, stats
+from . import auth, cases, comments, devices, export, stats, supervision
 from .deps import Dashboard, Forbidden, NotLoggedIn, page
 from .hashing import PasswordChecks
 from .headers import SecurityHeaders
 from .secret import session_secret
 
-ROUTERS = (auth.router, cases.router, stats.router, devices.router, export.router)
+ROUTERS = (auth.router, cases.router, comments.router, supervision.router, stats.router,
+           devices.router, export.router)
 STATIC = shipped("center", "static")
 
 

@@ -9,7 +9,7 @@ from fastapi.responses import RedirectResponse
 from hallcore.hallclock import countdown, from_db, show
 from hallcore.record import mask_phone
 
-from .. import casework, queries
+from .. import casesource, casework, queries
 from ..cases import RUNNING_STATES, Actor, CaseError, available, can_see
 from ..service import Center
 from .deps import CenterDep, CurrentActor, Forbidden, FormActor, page
@@ -36,12 +36,14 @@ def open_cases(request: Request, actor: CurrentActor, center: CenterDep, show_cl
     with center.engine.connect() as conn:
         rows = queries.case_list(conn, closed=bool(show_closed), scope=actor.scope)
         recent = queries.recent_dashboard_alerts(conn)
-    items = [dict(id=r.id, state=r.state, window=r.window_id, staff=r.body["staff_name"],
-                  matter=r.body["matter_name"], reasons="、".join(r.body.get("reasons") or []),
-                  voted=show(from_db(r.voted_at)), appeal=r.appeal,
-                  phone=mask_phone(r.body.get("contact_phone")), verified=r.calendar_verified,
-                  **_deadline(r, now))
-             for r in rows]
+    items = []
+    for r in rows:
+        subj = casesource.subject(r)
+        items.append(dict(id=r.id, state=r.state, window=r.window_id, staff=subj["staff_name"],
+                          matter=subj["matter_name"], reasons="、".join(subj["reasons"]),
+                          origin=subj["origin"], voted=show(from_db(r.voted_at)), appeal=r.appeal,
+                          phone=mask_phone(subj["phone"]), verified=r.calendar_verified,
+                          **_deadline(r, now)))
     visible = [a for a in recent if can_see(actor, a.payload.get("window_id"))]
     return page(request, "cases.html", actor, items=items, show_closed=show_closed,
                 alerts=[dict(at=show(from_db(a.created_at)), **a.payload) for a in visible])
@@ -59,6 +61,7 @@ def _case_page(request: Request, actor: Actor, center: Center, case_id: int, err
         row = _case_in_scope(conn, actor, case_id)
         log = casework.case_log_rows(conn, case_id)
     return page(request, "case.html", actor, case=row, rec=row.body, log=log, error=error,
+                comment=casesource.comment_of(row),
                 voted=show(from_db(row.voted_at)), tablet_due=show(from_db(row.tablet_due_at)),
                 closed=show(from_db(row.closed_at)),
                 actions=available(casework.case_view(row), actor), **_deadline(row, center.clock()))

@@ -3,42 +3,19 @@
 records the feedback, closes the case and sees the statistics change, with
 the page script and style sheet allowed by the Content-Security-Policy and
 no violation reported; and a guesser is locked out with the remaining time
-shown on the login page. Screenshots go to test-output/center/."""
+shown on the login page. Screenshots go to test-output/center/. The
+`browser_page` fixture is tests/support/browser.py's."""
 import re
 from datetime import datetime, timedelta
 
-import pytest
 import requests
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from hallcore.hallclock import DEFAULT_TZ
 from tests.support.center import make_vote
 from tests.support.paths import TEST_OUTPUT
 
 OUT = TEST_OUTPUT / "center"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-
-@pytest.fixture
-def browser_page():
-    """A page; at the end, no console error (a CSP violation is one) may have appeared."""
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN")
-            page.set_default_timeout(15000)
-            errors, refused = [], []
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.on("response", lambda r: refused.append((r.status, r.url.split("/", 3)[-1]))
-                    if r.status >= 400 else None)
-            yield page
-            # the console reports each 4xx as a failed load: only the login form's and the favicon's
-            assert {u for _, u in refused} <= {"login", "favicon.ico"}, refused
-            assert [e for e in errors if not e.startswith("Failed to load resource")] == []
-        finally:
-            browser.close()
 
 
 def test_handler_handles_a_bad_review_in_the_browser(running_center, browser_page):
