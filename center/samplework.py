@@ -187,7 +187,8 @@ def call_list(conn, sample_id: int) -> list[dict[str, Any]]:
     rows = conn.execute(q).all()
     visits: dict[int, list] = {}
     for v in conn.execute(select(return_visits)
-                          .where(return_visits.c.item_id.in_([r.id for r in rows]))
+                          .join(sample_items, sample_items.c.id == return_visits.c.item_id)
+                          .where(sample_items.c.sample_id == sample_id)
                           .order_by(return_visits.c.id)):
         visits.setdefault(v.item_id, []).append(v)
     out = []
