@@ -108,7 +108,7 @@ def test_repeating_a_draw_finds_the_same_items_until_the_period_changes(center):
     sid = samplework.make_draw(center, **NOV, drawn_by="chen", seed=4242)
     audit = samplework.repeat(center, sid)
     assert audit.same and audit.stored == 6 and audit.changed_windows == {}
-    # ten late records of window 03 arrive: the draw is redone over 50 of them
+    # ten late records of window 03 arrive (nine rated): the redraw takes 5 of its 49
     ingest(center, "tab-03", votes("tab-03", "03", 9, start_seq=100))
     audit = samplework.repeat(center, sid)
     assert audit.changed_windows == {"03": (40, 49)}
