@@ -15,7 +15,8 @@ from hallcore.record import SCALES, parse_time
 
 from . import alerting, directory_db, handling, rectification
 from .cases import RUNNING_STATES, Actor, CaseError, Change, due_alerts
-from .db import case_log, cases, daily_stats, records, second_evaluations, supervisions
+from .casesource import alert_payload, case_select
+from .db import case_log, cases, daily_stats, second_evaluations, supervisions
 from .directory import Directory, department_of
 from .handling import ACTION_LABELS, HandlingView
 
@@ -41,16 +42,26 @@ def open_case(conn, center, rec: Mapping[str, Any], row: Mapping[str, Any], now:
     voted_at = parse_time(rec["voted_at"])
     due = center.deadlines.handling(in_hall(voted_at))
     tablet_due = parse_time(rec.get("due_at"))
-    case_id = conn.execute(insert(cases).returning(cases.c.id), dict(
+    values = dict(
         record_id=rec["id"], hall_id=rec["hall_id"], window_id=rec["window_id"],
         department=row["department"], staff_id=rec["staff_id"], matter_code=rec["matter_code"],
         state="new",
         voted_at=to_db(voted_at), due_at=to_db(due.due_at), calendar_verified=due.verified,
         tablet_due_at=to_db(tablet_due) if tablet_due else None, appeal="none",
-        due_alerted=False, escalated=False, updated_at=to_db(now))).scalar_one()
-    note = None if due.verified else "节假日数据缺失，期限按周一至周五计算，未经核验"
-    _log(conn, case_id, now, SYSTEM.name, "open", None, "new", note)
-    alerting.enqueue(conn, center.cfg.alerts, "new_case", case_id, _alert_payload(rec, due.due_at), now)
+        due_alerted=False, escalated=False, updated_at=to_db(now))
+    return insert_case(conn, center, values, _alert_payload(rec, due.due_at), now)
+
+
+def insert_case(conn, center, values: Mapping[str, Any], payload: Mapping[str, Any], now: datetime,
+                note: str | None = None) -> int:
+    """Write a new case, its first log line and its new-case alert (one
+    transaction: the caller's). `note` starts the log line."""
+    case_id = conn.execute(insert(cases).returning(cases.c.id), dict(values)).scalar_one()
+    notes = [note] if note else []
+    if not values["calendar_verified"]:
+        notes.append("节假日数据缺失，期限按周一至周五计算，未经核验")
+    _log(conn, case_id, now, SYSTEM.name, "open", None, "new", "；".join(notes) or None)
+    alerting.enqueue(conn, center.cfg.alerts, "new_case", case_id, dict(payload), now)
     return case_id
 
 
@@ -77,11 +88,11 @@ def case_view(row, d: Directory | None = None) -> HandlingView:
 
 
 def load_case(conn, case_id: int, *, lock: bool = False):
-    """A case with its record; `lock`: FOR UPDATE on PostgreSQL, so two staff
-    acting on one case at once take turns and the second sees the first's
-    change (SQLite's BEGIN IMMEDIATE already serializes writers)."""
-    q = (select(cases, records.c.body).join(records, records.c.id == cases.c.record_id)
-         .where(cases.c.id == case_id))
+    """A case with its record's body or its 综合点评 entry (center/casesource.py);
+    `lock`: FOR UPDATE on PostgreSQL, so two staff acting on one case at once
+    take turns and the second sees the first's change (SQLite's BEGIN
+    IMMEDIATE already serializes writers)."""
+    q = case_select().where(cases.c.id == case_id)
     if lock:
         q = q.with_for_update(of=cases)
     return conn.execute(q).first()
@@ -95,6 +106,8 @@ def act(center, case_id: int, action: str, actor: Actor, **inputs: Any) -> Chang
         row = load_case(conn, case_id, lock=True)
         if row is None:
             raise KeyError(case_id)
+        if action == "second_evaluation" and row.record_id is None:
+            raise CaseError("综合点评工单没有原评价记录，不能二次评价；请在回访信息中记录群众的满意度")
         d = directory_db.load(conn)
         coord = center.deadlines.coordination(from_db(row.voted_at)).due_at
         ch = handling.apply(case_view(row, d), action, actor, now=now, coordination_due=coord,
@@ -119,7 +132,8 @@ def write_change(conn, center, row, ch: Change, actor: Actor, now: datetime,
     values["updated_at"] = to_db(now)
     conn.execute(update(cases).where(cases.c.id == row.id).values(**values))
     extra = ch.extra
-    if extra.get("exclude_from_scores"):
+    if extra.get("exclude_from_scores") and row.body is not None:
+        # (an entry's case has no record in the scores)
         _exclude_from_scores(conn, row.body, row.department)
     if sup := extra.get("supervision"):
         conn.execute(insert(supervisions).values(
@@ -135,7 +149,7 @@ def write_change(conn, center, row, ch: Change, actor: Actor, now: datetime,
             record_id=second["record_id"]))
         if level.bad:
             # still dissatisfied after rectification: the center hears of it at once
-            payload = {**_alert_payload(row.body, from_db(row.due_at)), "to": "supervisor"}
+            payload = {**alert_payload(row, from_db(row.due_at)), "to": "supervisor"}
             alerting.enqueue(conn, center.cfg.alerts, "second_bad", row.id, payload, now)
     _log(conn, row.id, now, actor.name, ch.action, ch.from_state, ch.to_state, note)
     if item := extra.get("rectification_item"):
@@ -164,8 +178,7 @@ def check_deadlines(center) -> dict[str, int]:
     counts = {"due_today": 0, "escalate": 0}
     with center.engine.begin() as conn:
         rows = conn.execute(
-            select(cases, records.c.body).join(records, records.c.id == cases.c.record_id)
-            .where(cases.c.state.in_(RUNNING_STATES), cases.c.due_at <= horizon)
+            case_select().where(cases.c.state.in_(RUNNING_STATES), cases.c.due_at <= horizon)
             .order_by(cases.c.id)).all()
         d = None
         for row in rows:
@@ -178,7 +191,7 @@ def check_deadlines(center) -> dict[str, int]:
                     **{flag: True, "updated_at": to_db(now)}))
                 note = f"期限 {show(due)}" + ("，已提交中心督办" if kind == "escalate" else "")
                 _log(conn, row.id, now, SYSTEM.name, kind, row.state, row.state, note)
-                payload = _alert_payload(row.body, due)
+                payload = alert_payload(row, due)
                 if kind == "escalate":
                     payload["to"] = "supervisor"
                     d = d if d is not None else directory_db.load(conn)
@@ -215,4 +228,4 @@ def open_case_count(conn) -> int:
 
 
 __all__ = ["AUTO_SUPERVISION", "CaseError", "SYSTEM", "act", "case_view", "check_deadlines",
-           "load_case", "open_case", "tick", "window_department", "write_change"]
+           "insert_case", "load_case", "open_case", "tick", "window_department", "write_change"]

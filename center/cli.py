@@ -1,5 +1,6 @@
 """hall-center: serve, add-device, move-device, rotate-token, add-user, passwd,
-disable-user, enable-user, rebuild-stats, calendar import, directory import/export."""
+disable-user, enable-user, rebuild-stats, calendar import, directory import/export,
+sample (center/samplecli.py)."""
 from __future__ import annotations
 
 import argparse
@@ -11,6 +12,7 @@ from pathlib import Path
 from hallcore.config import ConfigError
 from hallcore.hallclock import HallTimeFormatter, set_hall_zone
 
+from . import samplecli
 from .config import load_config
 from .service import Center, CenterError
 
@@ -334,6 +336,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--format", choices=["toml", "csv"], default="toml")
     s.add_argument("--output", help="write to this file instead of standard output")
     s.set_defaults(func=cmd_directory_export)
+
+    samplecli.add_parser(sub, with_config)
     return p
 
 

@@ -145,12 +145,15 @@ def case_fields(clean: Mapping[str, Any], *, handling_due: Callable[[datetime], 
             "appeal": "none", "due_alerted": False, "escalated": False}
 
 
+def short_text(text: str, limit: int = 60) -> str:
+    """The start of an entry's text, for a log line or a list."""
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
 def case_note(clean: Mapping[str, Any], limit: int = 60) -> str:
     """The case log's first line: where the entry came from and its start."""
-    text = clean["text"]
-    short = text if len(text) <= limit else text[:limit] + "…"
-    return f"综合点评（{SOURCES[clean['source']]}）：{short}"
+    return f"综合点评（{SOURCES[clean['source']]}）：{short_text(clean['text'], limit)}"
 
 
 __all__ = ["CASE_SOURCE", "CommentCheck", "SOURCES", "VERDICTS", "case_fields", "case_note",
-           "check_comment"]
+           "check_comment", "short_text"]

@@ -15,6 +15,8 @@ from hallcore.hallclock import DEFAULT_TZ
 from hallcore.record import is_region_code
 from hallcore.timebounds import DEFAULT_BOUNDS, EARLIEST, TimeBounds
 
+from .sampling import SamplingError, as_share
+
 
 @dataclass(frozen=True)
 class AlertConfig:
@@ -26,6 +28,15 @@ class AlertConfig:
     retry_first_s: int = 30              # an undeliverable alert is retried, doubling, up to retry_max_s
     retry_max_s: int = 3600
     tick_s: int = 30                     # how often deadlines are checked and the alert outbox is drained
+
+
+@dataclass(frozen=True)
+class SupervisionConfig:
+    """监督查评 (center/sampling.py): the draw's default share and the flag's thresholds."""
+    share: str = "0.05"                  # of each window's evaluated records; read exactly (sampling.as_share)
+    min_per_window: int = 1              # a window with records gets at least this many
+    min_checked: int = 5                 # a window is flagged only after this many good ratings were checked …
+    min_confirmed: float = 0.8           # … and fewer than this share of them were confirmed on the phone
 
 
 @dataclass(frozen=True)
@@ -47,6 +58,7 @@ class CenterConfig:
     timezone: ZoneInfo = DEFAULT_TZ      # the hall's: pages, exports, the statistics day (hallcore.hallclock)
     departments: dict[str, str] = field(default_factory=dict)   # window_id -> 部门
     alerts: AlertConfig = field(default_factory=AlertConfig)
+    supervision: SupervisionConfig = field(default_factory=SupervisionConfig)
 
     def department(self, window_id: str) -> str:
         return self.departments.get(window_id, "未分配部门")
@@ -91,6 +103,21 @@ def _record_bounds(t: Table, zone) -> TimeBounds:
     return TimeBounds(earliest=datetime.combine(day, time(), zone), ahead=timedelta(hours=hours))
 
 
+def _supervision(t: Table) -> SupervisionConfig:
+    share = t.float("share", 0.05)
+    try:
+        as_share(str(share))
+    except SamplingError:
+        raise t.error("share", f"{share} is not a share of the records",
+                      "more than 0 and at most 1, e.g. 0.05 for 5%") from None
+    return SupervisionConfig(
+        share=str(share),
+        min_per_window=t.int("min_per_window", 1, min=0, max=10000),
+        min_checked=t.int("min_checked", 5, min=1, max=100000),
+        min_confirmed=t.float("min_confirmed", 0.8, min=0.0, max=1.0),
+    )
+
+
 def load_config(path: str | Path) -> CenterConfig:
     path = Path(path)
     data = load_toml(path)
@@ -98,6 +125,7 @@ def load_config(path: str | Path) -> CenterConfig:
     root = Table(data, source=str(path))
     c = root.table("center")
     a = root.table("alerts")
+    sv = root.table("supervision")
     d = root.table("departments")
     for k, v in d.data.items():
         if not isinstance(v, str) or not v.strip():
@@ -135,10 +163,11 @@ def load_config(path: str | Path) -> CenterConfig:
         timezone=zone,
         departments=dict(d.data),
         alerts=alerts,
+        supervision=_supervision(sv),
     )
-    for t in (root, c, a):
+    for t in (root, c, a, sv):
         t.reject_unknown()
     return cfg
 
 
-__all__ = ["AlertConfig", "CenterConfig", "ConfigError", "database_url", "load_config"]
+__all__ = ["AlertConfig", "CenterConfig", "SupervisionConfig", "ConfigError", "database_url", "load_config"]

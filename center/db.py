@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from sqlalchemy import (
-    JSON, BigInteger, Boolean, Column, Date, DateTime, ForeignKey, Index, Integer,
+    JSON, BigInteger, Boolean, CheckConstraint, Column, Date, DateTime, ForeignKey, Index, Integer,
     MetaData, SmallInteger, String, Table, Text, UniqueConstraint, create_engine, event, false,
 )
 from sqlalchemy.engine import Engine
@@ -111,10 +111,38 @@ daily_stats = Table(
                      "matter_code", "matter_name", name="uq_daily_stats_key"),
 )
 
+# 综合点评: what staff enter from the 意见箱, the 热线电话 and the 形象监督员
+# (center/comments.py checks it). A 差评 entry opens a case (cases.comment_id).
+comments = Table(
+    "comments", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source", String(16), nullable=False),          # box | hotline | monitor
+    Column("verdict", String(8), nullable=False),          # good | neutral | bad
+    Column("negative", Boolean, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("department", String(200)),
+    Column("window_id", String(64)),
+    Column("matter_code", String(200)),
+    Column("matter_name", String(200)),
+    Column("contact_phone", String(20)),
+    Column("received_at", DateTime, nullable=False),       # when the hall received it (the deadline counts from it)
+    Column("entered_by", String(64), nullable=False),
+    Column("entered_at", DateTime, nullable=False),
+    Index("ix_comments_received", "received_at"),
+    Index("ix_comments_window", "window_id"),
+)
+
+CASE_SOURCE_RULE = ("(source = 'record' AND record_id IS NOT NULL AND comment_id IS NULL) OR "
+                    "(source = 'comment' AND comment_id IS NOT NULL AND record_id IS NULL)")
+
 cases = Table(
     "cases", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("record_id", String(36), ForeignKey("records.id"), nullable=False, unique=True),
+    # a case comes from a tablet's bad review (source "record") or from a
+    # 综合点评 entry (source "comment"): exactly one of the two is set
+    Column("record_id", String(36), ForeignKey("records.id"), unique=True),
+    Column("source", String(16), nullable=False, default="record", server_default="record"),
+    Column("comment_id", Integer, ForeignKey("comments.id", name="fk_cases_comment_id")),
     Column("hall_id", String(64), nullable=False),
     Column("window_id", String(64), nullable=False),
     Column("department", String(200), nullable=False),
@@ -164,6 +192,8 @@ cases = Table(
     # covering index: the statistics count cases per period without reading the rows
     Index("ix_cases_voted", "voted_at", "state", "on_time", "window_id", "department",
           "staff_id", "matter_code"),
+    UniqueConstraint("comment_id", name="uq_cases_comment_id"),
+    CheckConstraint(CASE_SOURCE_RULE, name="ck_cases_source"),
 )
 
 case_log = Table(
@@ -281,6 +311,50 @@ alerts = Table(
     Index("ix_alerts_pending", "delivered_at", "next_attempt_at"),
 )
 
+# 监督查评: a seeded draw of evaluated records per window (center/sampling.py),
+# repeatable for audit from what is stored here.
+samples = Table(
+    "samples", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("period_start", Date, nullable=False),           # hall days, inclusive
+    Column("period_end", Date, nullable=False),
+    Column("window_id", String(64)),                        # one window only, or every window (NULL)
+    Column("share", String(32), nullable=False),            # as given ("0.05"), read exactly by sampling.as_share
+    Column("min_per_window", Integer, nullable=False),
+    Column("seed", BigInteger, nullable=False),
+    Column("population", BigInteger, nullable=False),       # evaluated records the draw was made from
+    Column("population_by_window", JSON, nullable=False),   # window -> count, to tell a changed input at audit
+    Column("drawn_by", String(64), nullable=False),
+    Column("drawn_at", DateTime, nullable=False),
+)
+
+sample_items = Table(
+    "sample_items", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("sample_id", Integer, ForeignKey("samples.id"), nullable=False),
+    Column("record_id", String(36), ForeignKey("records.id"), nullable=False, index=True),
+    Column("window_id", String(64), nullable=False),
+    UniqueConstraint("sample_id", "record_id", name="uq_sample_items_record"),
+)
+
+# One row per call. A record may be called again until the citizen is reached;
+# the statistics read each record's latest call. The phone rating is a check
+# of the tablet's (channel 电话), never a record of its own.
+return_visits = Table(
+    "return_visits", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("item_id", Integer, ForeignKey("sample_items.id"), nullable=False, index=True),
+    Column("channel", String(16), nullable=False),          # "phone" (center/channels.py: return_visit)
+    Column("reached", Boolean, nullable=False),
+    Column("phone_scale", Integer),
+    Column("phone_rating", String(32)),                     # None: not reached, or the citizen would not rate
+    Column("exact", Boolean),                               # same level as the tablet (None: nothing compared)
+    Column("same_class", Boolean),                          # both good or both bad
+    Column("remarks", Text, nullable=False),
+    Column("visited_by", String(64), nullable=False),
+    Column("visited_at", DateTime, nullable=False),
+)
+
 users = Table(
     "users", metadata,
     Column("name", String(64), primary_key=True),
@@ -346,7 +420,13 @@ def _sqlite_write_locks(engine: Engine) -> None:
 
 def migrate(engine: Engine, revision: str = "head") -> None:
     """Bring the database to the newest schema (or `revision`) with the
-    migrations shipped in center/migrations (run at `serve` and by the tests)."""
+    migrations shipped in center/migrations (run at `serve` and by the tests).
+
+    SQLite changes a column by copying its table and dropping the old one;
+    with foreign keys on, that drop fails for a table other rows refer to
+    (cases: case_log, alerts). So, as SQLite's documentation prescribes,
+    foreign keys are off while migrating, checked before the commit, and on
+    again afterwards."""
     import logging
 
     # alembic names each of its autogenerate plugins at INFO when it is first
@@ -357,6 +437,19 @@ def migrate(engine: Engine, revision: str = "head") -> None:
 
     cfg = Config()
     cfg.set_main_option("script_location", str(shipped(__package__, "migrations")))
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, revision)
+    sqlite = engine.dialect.name == "sqlite"
+    with engine.connect() as conn:
+        raw = conn.connection.driver_connection
+        if sqlite:
+            raw.execute("PRAGMA foreign_keys=OFF")       # outside a transaction, or it does nothing
+        try:
+            with conn.begin():
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, revision)
+                if sqlite:
+                    broken = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
+                    if broken:
+                        raise RuntimeError(f"migration left rows without their parent: {broken[:5]}")
+        finally:
+            if sqlite:
+                raw.execute("PRAGMA foreign_keys=ON")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import delete, func, insert, or_, select, update
 
+from .casesource import case_select
 from .db import (
     alerts, cases, daily_stats, devices, rectification_items, rectification_log, records, second_evaluations,
     sessions, supervisions, users,
@@ -24,9 +25,8 @@ def user_by_name(conn, name: str):
 
 
 def case_list(conn, *, closed: bool, scope: str | None):
-    """Open (or closed) cases with their record, earliest deadline first."""
-    q = (select(cases, records.c.body).join(records, records.c.id == cases.c.record_id)
-         .order_by(cases.c.due_at))
+    """Open (or closed) cases with their record or 综合点评 entry, earliest deadline first."""
+    q = case_select().order_by(cases.c.due_at)
     q = q.where(cases.c.state == "closed") if closed else q.where(cases.c.state != "closed")
     if scope is not None:
         q = q.where(cases.c.window_id == scope)

@@ -1,10 +1,10 @@
 """The staff dashboard: server-rendered Chinese HTML (Jinja2), one router per area.
 
-auth (login, logout), cases, stats, devices, export, and for supervisors
-rectification (整改重点) and directory (部门窗口目录). Every handler gets the
-logged-in actor and its scope from one dependency (deps.CurrentActor;
-deps.Supervisor for the supervisors' pages): handlers see their own window,
-supervisors everything. Sessions live in the
+auth (login, logout), cases, comments (综合点评), stats, devices, export, and
+for supervisors supervision (监督查评), rectification (整改重点) and directory
+(部门窗口目录). Every handler gets the logged-in actor and its scope from one
+dependency (deps.CurrentActor; deps.Supervisor for the supervisors' pages):
+handlers see their own window, supervisors everything. Sessions live in the
 database (center/sessions.py); the SQL is in center/queries.py. The page
 script and style sheet are static files (no inline script: the
 Content-Security-Policy of web/headers.py forbids it). The call-back phone
@@ -22,14 +22,14 @@ from hallcore.packagedata import shipped
 from .. import sessions
 from ..sessions import SessionPolicy
 from ..throttle import LoginThrottle
-from . import auth, cases, devices, directory, export, rectification, stats
+from . import auth, cases, comments, devices, directory, export, rectification, stats, supervision
 from .deps import Dashboard, Forbidden, NotLoggedIn, page
 from .hashing import PasswordChecks
 from .headers import SecurityHeaders
 from .secret import session_secret
 
-ROUTERS = (auth.router, cases.router, stats.router, devices.router, export.router,
-           rectification.router, directory.router)
+ROUTERS = (auth.router, cases.router, comments.router, supervision.router, stats.router,
+           devices.router, export.router, rectification.router, directory.router)
 STATIC = shipped("center", "static")
 
 

@@ -11,7 +11,7 @@ from fastapi.responses import RedirectResponse
 from hallcore.hallclock import countdown, from_db, show
 from hallcore.record import SCALES, mask_phone
 
-from .. import casework, directory_db, queries
+from .. import casesource, casework, directory_db, queries
 from ..cases import RUNNING_STATES, Actor, CaseError, can_see
 from ..channels import label as channel_label
 from ..directory import Directory, department_label, staff_label, window_label
@@ -43,10 +43,11 @@ def _deadline(row, now) -> dict:
                 overdue=overdue and running)
 
 
-def _who(d: Directory, row) -> dict:
-    """The case's window, staff member and department as pages show them."""
-    return dict(window=window_label(d, row.window_id),
-                staff=staff_label(d, row.staff_id, row.body.get("staff_name", "")),
+def _who(d: Directory, row, staff_name: str) -> dict:
+    """The case's window, staff member and department as pages show them (an
+    entry's case may name no window and no staff member: shown as —)."""
+    return dict(window=window_label(d, row.window_id) if row.window_id else "—",
+                staff=staff_label(d, row.staff_id, staff_name) if row.staff_id else "—",
                 department=department_label(d, row.window_id, row.department))
 
 
@@ -57,14 +58,16 @@ def open_cases(request: Request, actor: CurrentActor, center: CenterDep, show_cl
         rows = queries.case_list(conn, closed=bool(show_closed), scope=actor.scope)
         recent = queries.recent_dashboard_alerts(conn)
         d = directory_db.load(conn)
-    items = [dict(id=r.id, state=r.state, matter=r.body["matter_name"],
-                  reasons="、".join(r.body.get("reasons") or []),
-                  voted=show(from_db(r.voted_at)), appeal=r.appeal,
-                  phone=mask_phone(r.body.get("contact_phone")), verified=r.calendar_verified,
-                  assigned=r.assigned_department, supervisions=r.supervision_count,
-                  second=RATING_LABELS.get(r.second_rating), structural=r.structural,
-                  **_who(d, r), **_deadline(r, now))
-             for r in rows]
+    items = []
+    for r in rows:
+        subj = casesource.subject(r)
+        items.append(dict(id=r.id, state=r.state, matter=subj["matter_name"],
+                          reasons="、".join(subj["reasons"]), origin=subj["origin"],
+                          voted=show(from_db(r.voted_at)), appeal=r.appeal,
+                          phone=mask_phone(subj["phone"]), verified=r.calendar_verified,
+                          assigned=r.assigned_department, supervisions=r.supervision_count,
+                          second=RATING_LABELS.get(r.second_rating), structural=r.structural,
+                          **_who(d, r, subj["staff_name"]), **_deadline(r, now)))
     visible = [a for a in recent if can_see(actor, a.payload.get("window_id"))]
     return page(request, "cases.html", actor, items=items, show_closed=show_closed,
                 alerts=[dict(at=show(from_db(a.created_at)), **a.payload) for a in visible])
@@ -91,6 +94,7 @@ def _case_page(request: Request, actor: Actor, center: Center, case_id: int,
     actions = available(casework.case_view(row, d), actor, now=now, coordination_due=coord)
     return page(
         request, "case.html", actor, case=row, rec=row.body, log=log, error=error, form=form or {},
+        comment=casesource.comment_of(row),
         voted=show(from_db(row.voted_at)), tablet_due=show(from_db(row.tablet_due_at)),
         closed=show(from_db(row.closed_at)), coordination_due=show(coord),
         own_actions=[a for a in OWN_ORDER if a in actions],
@@ -110,7 +114,7 @@ def _case_page(request: Request, actor: Actor, center: Center, case_id: int,
         visit_method=VISIT_METHODS.get(row.visit_method or "", ""),
         visit_satisfaction=RATING_LABELS.get(row.visit_satisfaction or "", ""),
         department_names=sorted({e.name for e in d.departments.values()}),
-        visit_methods=VISIT_METHODS, levels=LEVELS, **_who(d, row), **_deadline(row, now),
+        visit_methods=VISIT_METHODS, levels=LEVELS, **_who(d, row, casesource.subject(row)["staff_name"]), **_deadline(row, now),
         status=status)
 
 

@@ -1,13 +1,14 @@
 """Security headers on every route's answer (center/web/headers.py), and
 pages that need no inline script or style (the policy forbids them)."""
 import re
-from datetime import datetime
+from datetime import date, datetime
 
 import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from starlette.routing import Mount, Route
 
+from center import samplework
 from center.api import create_app
 from center.ingest import ingest
 from center.web.headers import CSP
@@ -15,7 +16,8 @@ from hallcore.hallclock import DEFAULT_TZ
 from tests.support.center import Clock, make_center, make_vote
 from tests.support.web import login
 
-SAMPLE = {"case_id": "1", "device_id": "tab-03", "item_id": "1", "path": "dashboard.css"}
+SAMPLE = {"case_id": "1", "device_id": "tab-03", "path": "dashboard.css", "sample_id": "1",
+          "item_id": "1"}
 
 
 @pytest.fixture
@@ -25,6 +27,7 @@ def center(tmp_path):
     c.add_device("tab-03", "taojiang", "03")
     c.add_user("chen", "supervisor", "chen-pass-1")
     ingest(c, "tab-03", [make_vote("tab-03", 1, bad=True), make_vote("tab-03", 3)])
+    samplework.make_draw(c, start=date(2026, 11, 1), end=date(2026, 11, 30), drawn_by="chen", share="1")
     yield c
     c.engine.dispose()
 
@@ -77,6 +80,7 @@ def test_policy_allows_no_inline_script_and_no_framing():
 def test_every_route_answers_with_the_security_headers(app):
     seen = requests_for_every_route(app)
     assert {p for _, p in seen} >= {"/login", "/cases", "/cases/1", "/stats", "/devices",
+                                    "/comments", "/supervision", "/supervision/samples/1",
                                     "/export.csv", "/api/v1/votes", "/api/v1/health",
                                     "/openapi.json", "/static/dashboard.css"}
     for client in (TestClient(app), login(app, "chen", "chen-pass-1")):
@@ -97,7 +101,8 @@ def test_error_answers_carry_them_too(app, center):
 def test_no_page_has_inline_script_style_or_event_handlers(app):
     cl = login(app, "chen", "chen-pass-1")
     for path in ("/login", "/cases", "/cases?show_closed=1", "/cases/1", "/stats",
-                 "/devices", "/devices/tab-03/gaps", "/rectification", "/directory"):
+                 "/devices", "/devices/tab-03/gaps", "/rectification", "/directory", "/comments",
+                 "/supervision", "/supervision/samples/1", "/supervision/samples/1/audit"):
         html = cl.get(path).text
         assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html), path
         assert not re.search(r"<style\b|\sstyle=", html), path
