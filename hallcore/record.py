@@ -250,10 +250,11 @@ def validate_record(record: Any, *, require_seq: bool = True, now: datetime | No
     if r.get("channel") != CHANNEL_HALL_TABLET:
         bad("channel", f"{CHANNEL_HALL_TABLET!r}")
 
+    times = {f: parse_time(r.get(f)) for f in TIME_FIELDS}     # each read once
     for f in ("called_at", "finished_at"):
-        if r.get(f) is not None and parse_time(r.get(f)) is None:
+        if r.get(f) is not None and times[f] is None:
             bad(f, "null or an ISO 8601 time with offset, e.g. 2026-11-27T15:00:00+08:00")
-    if parse_time(r.get("prompted_at")) is None:
+    if times["prompted_at"] is None:
         bad("prompted_at", "an ISO 8601 time with offset, e.g. 2026-11-27T15:00:00+08:00")
 
     size = r.get("scale")
@@ -277,7 +278,7 @@ def validate_record(record: Any, *, require_seq: bool = True, now: datetime | No
                 bad("satisfaction_code", f"{level.satisfaction_code} for rating {level.name!r}")
         if r.get("unrated_reason") is not None:
             bad("unrated_reason", "null for a rated record")
-        if parse_time(r.get("voted_at")) is None:
+        if times["voted_at"] is None:
             bad("voted_at", "an ISO 8601 time with offset for a rated record")
     elif result == "unrated":
         for f in ("rating", "rating_label", "satisfaction_code", "voted_at"):
@@ -299,7 +300,7 @@ def validate_record(record: Any, *, require_seq: bool = True, now: datetime | No
         phone = r.get("contact_phone")
         if phone is not None and not is_mobile_phone(phone):
             bad("contact_phone", "null or an 11-digit mobile number starting with 1")
-        if parse_time(r.get("due_at")) is None:
+        if times["due_at"] is None:
             bad("due_at", "the 2-working-day deadline, an ISO 8601 time with offset")
         if not isinstance(r.get("calendar_verified"), bool):
             bad("calendar_verified", "true or false")
@@ -311,12 +312,13 @@ def validate_record(record: Any, *, require_seq: bool = True, now: datetime | No
                 bad(f, "null: only a bad review has it")
 
     already = {e.field for e in errs}
-    for f in TIME_FIELDS:
-        t = parse_time(r.get(f))
-        if t is not None and f not in already:
-            problem = bounds.problem(t, now, extra=DEADLINE_SPAN if f == "due_at" else timedelta(0))
-            if problem:
-                bad(f, problem)
+    latest = None if now is None else now + bounds.ahead       # computed once: this runs for every record
+    for f, t in times.items():
+        if t is None or f in already:
+            continue
+        extra = DEADLINE_SPAN if f == "due_at" else timedelta(0)
+        if t < bounds.earliest or (latest is not None and t > latest + extra):
+            bad(f, bounds.problem(t, now, extra=extra))
     return errs
 
 
