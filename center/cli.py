@@ -1,4 +1,4 @@
-"""hall-center: serve, add-device, move-device, rotate-token, add-user, passwd,
+"""hall-center: serve, add-device, move-device, rotate-token, add-integration, add-user, passwd,
 disable-user, enable-user, rebuild-stats, calendar import."""
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from hallcore.config import ConfigError
 from hallcore.hallclock import HallTimeFormatter, set_hall_zone
 
 from .config import load_config
+from .integration import IntegrationError
 from .service import Center, CenterError
 
 
@@ -60,6 +61,17 @@ def cmd_move_device(args) -> int:
 def cmd_rotate_token(args) -> int:
     token = _center(args).rotate_token(args.device_id)
     print(f"new token for {args.device_id} (the old one no longer works):")
+    print(token)
+    return 0
+
+
+def cmd_add_integration(args) -> int:
+    from .integration import add_client, device_id_of
+    token = add_client(_center(args), args.name, args.hall)
+    print(f"integration client {args.name} enrolled for hall {args.hall}.")
+    print(f"It posts to /api/v1/integration/evaluations with records whose device_id is "
+          f"{device_id_of(args.name)!r} and whose seq is its own counter from 1.")
+    print("Its token, shown only this once — give it to the platform's operator:")
     print(token)
     return 0
 
@@ -201,6 +213,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("device_id")
     s.set_defaults(func=cmd_rotate_token)
 
+    s = with_config(sub.add_parser("add-integration", help="enroll the 互联网+政务服务 platform (or another "
+                                                           "integration client) and print its token once"))
+    s.add_argument("name", help="1..48 of A-Za-z0-9._- (its records carry device_id integration:<name>)")
+    s.add_argument("--hall", required=True, help="the hall it posts evaluations for")
+    s.set_defaults(func=cmd_add_integration)
+
     s = with_config(sub.add_parser("add-user", help="add a dashboard user"))
     s.add_argument("name")
     s.add_argument("--role", required=True, choices=["handler", "supervisor"])
@@ -239,7 +257,7 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, handlers=[handler])
     try:
         return args.func(args)
-    except (ConfigError, CenterError) as e:
+    except (ConfigError, CenterError, IntegrationError) as e:
         print(f"hall-center: {e}", file=sys.stderr)
         return 2
 

@@ -21,9 +21,9 @@ from sqlalchemy import select
 from hallcore.hallclock import compact
 from hallcore.record import mask_phone, parse_time
 
+from .channels import label as channel_label
 from .db import cases, records
 
-CHANNEL_LABELS = {"hall_tablet": "政务大厅平板电脑"}
 ANONYMOUS = "匿名"
 
 STANDARD_FIELDS = ("办件编号", "评价渠道", "评价人", "评价时间", "评价次数",
@@ -53,7 +53,7 @@ def export_row(rec: Mapping[str, Any], department: str, appeal: str | None) -> d
     text = "；".join([*reasons, *([rec["comment"]] if rec.get("comment") else [])])
     row: dict[str, Any] = {
         "办件编号": rec.get("case_no") or "",
-        "评价渠道": CHANNEL_LABELS.get(rec.get("channel"), rec.get("channel")),
+        "评价渠道": channel_label(rec.get("channel")),
         "评价人": ANONYMOUS,
         "评价时间": compact(parse_time(rec.get("voted_at"))),
         "评价次数": 1,
