@@ -1,6 +1,7 @@
 """The staff dashboard: server-rendered Chinese HTML (Jinja2), one router per area.
 
-auth (login, logout), cases, stats, devices, export. Every handler gets the
+auth (login, logout), cases, stats, devices, export; and qr, the
+citizen's public QR rating page (no login). Every handler gets the
 logged-in actor and its scope from one dependency (deps.CurrentActor):
 handlers see their own window, supervisors everything. Sessions live in the
 database (center/sessions.py); the SQL is in center/queries.py. The page
@@ -20,7 +21,7 @@ from hallcore.packagedata import shipped
 from .. import sessions
 from ..sessions import SessionPolicy
 from ..throttle import LoginThrottle
-from . import auth, cases, devices, export, stats
+from . import auth, cases, devices, export, qr, stats
 from .deps import Dashboard, Forbidden, NotLoggedIn, page
 from .hashing import PasswordChecks
 from .headers import SecurityHeaders
@@ -38,6 +39,7 @@ def mount_dashboard(app: FastAPI, center) -> None:
         throttle=LoginThrottle(), passwords=PasswordChecks(), secure_cookies=cfg.secure_cookies)
     for router in ROUTERS:
         app.include_router(router)
+    qr.install(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.exception_handler(NotLoggedIn)
