@@ -29,7 +29,8 @@ def _page(request: Request, name: str, status: int = 200, **ctx) -> HTMLResponse
 
 
 def refusal(request: Request, message: str, status: int) -> HTMLResponse:
-    return _page(request, "qr_refused.html", status, message=message)
+    return _page(request, "qr_refused.html", status, message=message,
+                 title="已评价" if status == 409 else "无法评价")
 
 
 class CodeRefused(Exception):
