@@ -1,6 +1,7 @@
 """The HTTP API the tablets' agents call (DESIGN.md section 4), and the app.
 
 POST /api/v1/votes                        a bounded batch; one answer per record
+POST /api/v1/integration/evaluations      the same, from the 互联网+政务服务 platform
 POST /api/v1/devices/{device_id}/heartbeat
 GET  /api/v1/health
 """
@@ -22,7 +23,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from . import casework
-from .ingest import unstorable, ingest
+from .ingest import ingest, ingest_from, unstorable
+from .integration import IntegrationSender, client_for_token
 from .service import Center
 
 log = logging.getLogger("center.api")
@@ -44,6 +46,14 @@ class VotesIn(BaseModel):
     device_id: str = Field(min_length=1, max_length=64)
     votes: list[Any] = Field(description="schema-1 records (DESIGN.md section 3); "
                                          "each is validated on its own")
+
+
+class EvaluationsIn(BaseModel):
+    model_config = ConfigDict(strict=True)
+    hall_id: str = Field(min_length=1, max_length=64, description="the hall the client is enrolled for")
+    evaluations: list[Any] = Field(description="schema-1 records (DESIGN.md section 3) with device_id "
+                                               "'integration:<name>', the client's own seq and an "
+                                               "integration channel; each is validated on its own")
 
 
 class VoteResult(BaseModel):
@@ -135,13 +145,16 @@ async def _center(request: Request) -> Center:
     return request.app.state.center
 
 
+def _bearer(request: Request, what: str) -> str:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ApiError(401, "unauthorized", f"send Authorization: Bearer <{what}>")
+    return token.strip()
+
+
 def bearer_device(request: Request, center: Annotated[Center, Depends(_center)]) -> str:
     """The device whose token is presented; 401 otherwise. Reads no body."""
-    auth = request.headers.get("authorization", "")
-    scheme, _, token = auth.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise ApiError(401, "unauthorized", "send Authorization: Bearer <device token>")
-    device = center.device_for_token(token.strip())
+    device = center.device_for_token(_bearer(request, "device token"))
     if device is None:
         raise ApiError(401, "unauthorized", "unknown device token; enroll the device with "
                                             "hall-center add-device")
@@ -149,6 +162,18 @@ def bearer_device(request: Request, center: Annotated[Center, Depends(_center)])
 
 
 Device = Annotated[str, Depends(bearer_device)]
+
+
+def bearer_integration(request: Request, center: Annotated[Center, Depends(_center)]) -> IntegrationSender:
+    """The integration client whose token is presented; 401 otherwise. Reads no body."""
+    client = client_for_token(center, _bearer(request, "integration token"))
+    if client is None:
+        raise ApiError(401, "unauthorized", "unknown integration token; enroll the client with "
+                                            "hall-center add-integration")
+    return IntegrationSender(*client)
+
+
+Integration = Annotated[IntegrationSender, Depends(bearer_integration)]
 
 
 def _same_device(token_device: str, device_id: str) -> None:
@@ -217,6 +242,14 @@ async def votes_body(request: Request, _device: Device) -> VotesIn:
     return _read(VotesIn, parse_json(await request.body()))
 
 
+async def evaluations_body(request: Request, client: Integration) -> EvaluationsIn:
+    batch = _read(EvaluationsIn, parse_json(await request.body()))
+    if batch.hall_id != client.hall_id:
+        raise ApiError(403, "forbidden", f"integration client {client.name!r} is enrolled for hall "
+                                         f"{client.hall_id!r}, not {batch.hall_id!r}")
+    return batch
+
+
 async def heartbeat_body(request: Request, device_id: str, device: Device) -> HeartbeatIn:
     _same_device(device, device_id)      # the path names the device: refused before reading the body
     return _read(HeartbeatIn, parse_json(await request.body()))
@@ -244,6 +277,17 @@ def post_votes(device: Device, batch: Annotated[VotesIn, Depends(votes_body)],
         raise ApiError(413, "batch_too_large",
                        f"{len(batch.votes)} records in one batch; at most {center.cfg.max_batch}")
     return {"results": ingest(center, batch.device_id, batch.votes)}
+
+
+@router.post("/integration/evaluations", response_model=VotesOut, response_model_exclude_unset=True,
+             responses=ERRORS, openapi_extra=_body_schema(EvaluationsIn))
+def post_evaluations(client: Integration, batch: Annotated[EvaluationsIn, Depends(evaluations_body)],
+                     center: Annotated[Center, Depends(_center)]):
+    """Store the platform's evaluations; each id answers stored, duplicate or rejected (why)."""
+    if len(batch.evaluations) > center.cfg.max_batch:
+        raise ApiError(413, "batch_too_large",
+                       f"{len(batch.evaluations)} records in one batch; at most {center.cfg.max_batch}")
+    return {"results": ingest_from(center, client, batch.evaluations)}
 
 
 @router.post("/devices/{device_id}/heartbeat", response_model=HeartbeatOut, responses=ERRORS,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hallcore.record import CHANNEL_HALL_TABLET
+from hallcore.record import CHANNEL_HALL_TABLET, CHANNELS as RECORD_CHANNELS
 
 
 @dataclass(frozen=True)
@@ -22,16 +22,18 @@ class Channel:
     label: str      # GB/T 39046-2020 table 9 评价渠道
 
 
-# The order of table 9.
-CHANNELS: tuple[Channel, ...] = (
-    Channel("pc", "PC端"),
-    Channel("mobile", "移动服务端"),
-    Channel("qr", "二维码"),
-    Channel(CHANNEL_HALL_TABLET, "政务大厅平板电脑"),
-    Channel("hall_terminal", "政务大厅其他终端"),
-    Channel("phone", "电话"),
-    Channel("sms", "短信"),
-)
+# The values are the record schema's (hallcore.record.CHANNELS, one place);
+# the labels are table 9's.
+_LABELS = {
+    "pc": "PC端",
+    "mobile": "移动服务端",
+    "qr": "二维码",
+    CHANNEL_HALL_TABLET: "政务大厅平板电脑",
+    "hall_terminal": "政务大厅其他终端",
+    "phone": "电话",
+    "sms": "短信",
+}
+CHANNELS: tuple[Channel, ...] = tuple(Channel(v, _LABELS[v]) for v in RECORD_CHANNELS)
 _BY_VALUE = {c.value: c for c in CHANNELS}
 VALUES: tuple[str, ...] = tuple(c.value for c in CHANNELS)
 LABELS: dict[str, str] = {c.value: c.label for c in CHANNELS}

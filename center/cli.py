@@ -1,6 +1,6 @@
-"""hall-center: serve, add-device, move-device, rotate-token, add-user, passwd,
-disable-user, enable-user, rebuild-stats, calendar import, directory import/export,
-sample (center/samplecli.py)."""
+"""hall-center: serve, add-device, move-device, rotate-token, add-integration, qr-secret,
+add-user, passwd, disable-user, enable-user, rebuild-stats, calendar import,
+directory import/export, sample (center/samplecli.py)."""
 from __future__ import annotations
 
 import argparse
@@ -14,6 +14,7 @@ from hallcore.hallclock import HallTimeFormatter, set_hall_zone
 
 from . import samplecli
 from .config import load_config
+from .integration import IntegrationError
 from .service import Center, CenterError
 
 
@@ -63,6 +64,40 @@ def cmd_rotate_token(args) -> int:
     token = _center(args).rotate_token(args.device_id)
     print(f"new token for {args.device_id} (the old one no longer works):")
     print(token)
+    return 0
+
+
+def cmd_add_integration(args) -> int:
+    from .integration import add_client, device_id_of
+    token = add_client(_center(args), args.name, args.hall)
+    print(f"integration client {args.name} enrolled for hall {args.hall}.")
+    print(f"It posts to /api/v1/integration/evaluations with records whose device_id is "
+          f"{device_id_of(args.name)!r} and whose seq is its own counter from 1.")
+    print("Its token, shown only this once — give it to the platform's operator:")
+    print(token)
+    return 0
+
+
+def cmd_qr_secret(args) -> int:
+    """A new check-code secret for a hall in [qr] secrets_file (the old ones still verify)."""
+    from hallcore.fsutil import create_private
+
+    from .qrcheck import format_secrets, new_secret
+    from .qrpage import load_secrets
+    cfg = load_config(args.config)
+    if cfg.qr_secrets_file is None:
+        raise CenterError(f"{args.config} names no [qr] secrets_file: add it, e.g. secrets_file = \"qr-secrets.toml\"")
+    halls = {h: list(s) for h, s in load_secrets(cfg.qr_secrets_file).items()}
+    secret = new_secret()
+    halls[args.hall] = [secret, *halls.get(args.hall, [])]
+    create_private(cfg.qr_secrets_file)
+    cfg.qr_secrets_file.write_text(format_secrets(halls), encoding="utf-8")
+    print(f"new QR secret for hall {args.hall} written to {cfg.qr_secrets_file} (older ones still verify); "
+          "restart hall-center serve to use it.")
+    print("Give the queue vendor this hex secret (HMAC-SHA256 key: decode the hex, do not use the text):")
+    print(secret.hex())
+    print("The ticket's URL: <center>/r?h=<hall>&c=<办件编号>[&m=<matter,…>]&k=<check code>, the check code "
+          "as docs/DESIGN.md section 13.2 describes (with test vectors).")
     return 0
 
 
@@ -286,6 +321,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("device_id")
     s.set_defaults(func=cmd_rotate_token)
 
+    s = with_config(sub.add_parser("add-integration", help="enroll the 互联网+政务服务 platform (or another "
+                                                           "integration client) and print its token once"))
+    s.add_argument("name", help="1..48 of A-Za-z0-9._- (its records carry device_id integration:<name>)")
+    s.add_argument("--hall", required=True, help="the hall it posts evaluations for")
+    s.set_defaults(func=cmd_add_integration)
+
+    s = with_config(sub.add_parser("qr-secret", help="generate a hall's QR check-code secret into "
+                                                     "[qr] secrets_file and print it once for the queue vendor"))
+    s.add_argument("hall")
+    s.set_defaults(func=cmd_qr_secret)
+
     s = with_config(sub.add_parser("add-user", help="add a dashboard user"))
     s.add_argument("name")
     s.add_argument("--role", required=True, choices=["handler", "supervisor"])
@@ -348,7 +394,7 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, handlers=[handler])
     try:
         return args.func(args)
-    except (ConfigError, CenterError) as e:
+    except (ConfigError, CenterError, IntegrationError) as e:
         print(f"hall-center: {e}", file=sys.stderr)
         return 2
 

@@ -57,6 +57,7 @@ class CenterConfig:
     holiday_file: Path | None = None
     timezone: ZoneInfo = DEFAULT_TZ      # the hall's: pages, exports, the statistics day (hallcore.hallclock)
     departments: dict[str, str] = field(default_factory=dict)   # window_id -> 部门
+    qr_secrets_file: Path | None = None  # [qr] secrets_file: per-hall QR check-code secrets (center/qrcheck.py)
     alerts: AlertConfig = field(default_factory=AlertConfig)
     supervision: SupervisionConfig = field(default_factory=SupervisionConfig)
 
@@ -127,6 +128,7 @@ def load_config(path: str | Path) -> CenterConfig:
     a = root.table("alerts")
     sv = root.table("supervision")
     d = root.table("departments")
+    q = root.table("qr")
     for k, v in d.data.items():
         if not isinstance(v, str) or not v.strip():
             raise d.error(k, f"expected a department name, got {v!r}", '"03" = "不动产登记"')
@@ -162,10 +164,11 @@ def load_config(path: str | Path) -> CenterConfig:
         holiday_file=c.path("holiday_file", None, base=base, must_exist=True),
         timezone=zone,
         departments=dict(d.data),
+        qr_secrets_file=q.path("secrets_file", None, base=base),
         alerts=alerts,
         supervision=_supervision(sv),
     )
-    for t in (root, c, a, sv):
+    for t in (root, c, a, sv, q):
         t.reject_unknown()
     return cfg
 

@@ -376,6 +376,39 @@ sessions = Table(
 )
 
 
+# The county's 互联网+政务服务 platform (or another) posting through
+# /api/v1/integration/evaluations: its token only as a SHA-256, the hall it may
+# post for, and the same seq bookkeeping as a tablet's (device_id "integration:<name>").
+integration_clients = Table(
+    "integration_clients", metadata,
+    Column("name", String(48), primary_key=True),
+    Column("hall_id", String(64), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", DateTime, nullable=False),
+    Column("record_count", BigInteger, nullable=False, default=0),
+    Column("max_seq", BigInteger, nullable=False, default=0),
+    Column("seq_count", BigInteger, nullable=False, default=0),
+    Column("conflict_count", BigInteger, nullable=False, default=0),
+    Column("rejected_count", BigInteger, nullable=False, default=0),
+    Column("last_post_at", DateTime),
+)
+
+# One rating per (hall, 办件, matter, 评价次数) through the center's QR page: the
+# unique key is the one-time rule (two phones racing: one insert wins); the
+# row's id is the stored record's seq (device_id "qr:<hall>").
+qr_ratings = Table(
+    "qr_ratings", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("hall_id", String(64), nullable=False),
+    Column("case_no", String(64), nullable=False),
+    Column("matter_code", String(64), nullable=False),
+    Column("evaluation_no", Integer, nullable=False),
+    Column("record_id", String(36), nullable=False, unique=True),
+    Column("rated_at", DateTime, nullable=False),
+    UniqueConstraint("hall_id", "case_no", "matter_code", "evaluation_no", name="uq_qr_ratings_once"),
+)
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]

@@ -34,7 +34,7 @@ from hallcore.hallclock import hall_day, to_db
 from hallcore.record import is_bad_review, parse_time, validate_record
 from hallcore.timebounds import DEFAULT_BOUNDS, TimeBounds
 
-from . import casework
+from . import casework, channels
 from .db import daily_stats, device_log, devices, record_conflicts, records
 from .enrollment import mismatch, region_for
 from .service import enrollment_from, locked_device
@@ -86,13 +86,13 @@ def unstorable(value: Any) -> bool:
 
 
 def classify(device_id: str, votes: list[Any], *, now: datetime | None = None,
-             bounds: TimeBounds = DEFAULT_BOUNDS) -> list[Verdict]:
+             bounds: TimeBounds = DEFAULT_BOUNDS, source: str = "tablet") -> list[Verdict]:
     """Which records of a batch are acceptable and why not the others (pure
     but for the log line of a checker that failed on a record)."""
     out = []
     for i, vote in enumerate(votes):
         try:
-            out.append(_check(i, vote, device_id, now, bounds))
+            out.append(_check(i, vote, device_id, now, bounds, source))
         except Exception:   # a checker bug must cost this record only (the others are still checked)
             error_id = secrets.token_hex(6)
             log.exception("record %d of a batch from %s could not be checked: error %s", i, device_id, error_id)
@@ -101,7 +101,8 @@ def classify(device_id: str, votes: list[Any], *, now: datetime | None = None,
     return out
 
 
-def _check(i: int, vote: Any, device_id: str, now: datetime | None, bounds: TimeBounds) -> Verdict:
+def _check(i: int, vote: Any, device_id: str, now: datetime | None, bounds: TimeBounds,
+           source: str) -> Verdict:
     v = Verdict(i, _shown_id(vote))
     errs = validate_record(vote, now=now, bounds=bounds)
     if errs:
@@ -112,6 +113,11 @@ def _check(i: int, vote: Any, device_id: str, now: datetime | None, bounds: Time
         v.reason = (f"device_id {vote['device_id']!r} differs from the sending device "
                     f"{device_id!r}")
     else:
+        try:
+            channels.check(source, vote["channel"])
+        except channels.ChannelError as e:
+            v.reason = f"invalid record: {e}"
+            return v
         v.status, v.record = "accepted", vote
     return v
 
@@ -161,11 +167,18 @@ def add_to_daily_stats(conn, deltas: dict[tuple, dict[str, int]]) -> None:
 
 def ingest(center, device_id: str, votes: list[Any]) -> list[dict[str, Any]]:
     """Store a batch from `device_id` (already authenticated); one answer per vote, in order."""
-    checked = classify(device_id, votes, now=center.clock(), bounds=center.cfg.record_bounds)
+    return ingest_from(center, TabletSender(device_id), votes)
+
+
+def ingest_from(center, sender, votes: list[Any]) -> list[dict[str, Any]]:
+    """Store a batch from an authenticated sender (a tablet, or an integration
+    client: center/integration.py); one answer per vote, in order."""
+    checked = classify(sender.device_id, votes, now=center.clock(), bounds=center.cfg.record_bounds,
+                       source=sender.source)
     for attempt in range(5):
         verdicts = [replace(v) for v in checked]     # a retried transaction starts from the checks
         try:
-            _store(center, device_id, verdicts)
+            _store(center, sender, verdicts)
             break
         except OperationalError as e:
             if attempt == 4 or not is_retryable(e):
@@ -202,39 +215,41 @@ def record_specific(exc: Exception) -> bool:
         and not getattr(exc, "connection_invalidated", False)
 
 
-def _store(center, device_id: str, verdicts: list[Verdict]) -> None:
-    now = center.clock()
-    with center.engine.begin() as conn:
+class TabletSender:
+    """An enrolled tablet: its records must match its enrollment; its row
+    keeps the seq bookkeeping."""
+    source = "tablet"
+
+    def __init__(self, device_id: str):
+        self.device_id = device_id
+
+    def check(self, conn, center, verdicts: list[Verdict]) -> None:
+        """Lock the device's row and reject the accepted records not from its enrollment."""
+        device_id = self.device_id
         device = locked_device(conn, device_id)     # one batch of a device at a time: exact seq counts
         if device is None:
             raise RuntimeError(f"device {device_id!r} authenticated but not enrolled")
-        enrollment = enrollment_from(device)
+        self.enrollment = enrollment = enrollment_from(device)
         accepted = [v for v in verdicts if v.status == "accepted"]
         region = region_for(enrollment, center.cfg.region_code)
-        learned = region is None and bool(accepted)
-        if learned:
+        self.learned = region is None and bool(accepted)
+        if self.learned:
             region = accepted[0].record["region_code"]
+        self.region = region
         for v in accepted:
             why = mismatch(v.record, enrollment, region)
             if why:
                 v.status, v.reason = "rejected", why
-        accepted = sorted((v for v in verdicts if v.status == "accepted"), key=lambda v: v.record["id"])
-        seqs = {v.record["seq"] for v in accepted}
-        # an agent sends in seq order: a batch above every seq stored needs no lookup
-        known = _stored_seqs(conn, device_id, seqs) if seqs and min(seqs) <= device.max_seq else set()
-        w = _write_isolated(conn, center, device_id, accepted, now, known)
-        for v in accepted:
-            if v.index in w.status:
-                v.status = w.status[v.index]
-        _log_findings(device_id, w)
-        if learned and w.stored:
+
+    def account(self, conn, w: "Written", rejected: int, now: datetime) -> None:
+        device_id, enrollment, region = self.device_id, self.enrollment, self.region
+        if self.learned and w.stored:
             conn.execute(update(devices).where(devices.c.device_id == device_id).values(region_code=region))
             conn.execute(insert(device_log).values(
                 device_id=device_id, at=to_db(now), action="region", previous=enrollment.as_json(),
                 enrollment=dict(enrollment.as_json(), region_code=region)))
             log.info("device %s enrolled without a region: took %s from its first stored record",
                      device_id, region)
-        rejected = sum(1 for v in verdicts if v.status == "rejected")
         conn.execute(update(devices).where(devices.c.device_id == device_id).values(
             record_count=devices.c.record_count + w.stored,
             seq_count=devices.c.seq_count + len(w.new_seqs),
@@ -242,6 +257,21 @@ def _store(center, device_id: str, verdicts: list[Verdict]) -> None:
             rejected_count=devices.c.rejected_count + rejected,
             max_seq=sql_case((devices.c.max_seq < w.max_seq, w.max_seq), else_=devices.c.max_seq),
             last_post_at=to_db(now)))
+
+
+def _store(center, sender, verdicts: list[Verdict]) -> None:
+    now = center.clock()
+    device_id = sender.device_id
+    with center.engine.begin() as conn:
+        sender.check(conn, center, verdicts)
+        accepted = sorted((v for v in verdicts if v.status == "accepted"), key=lambda v: v.record["id"])
+        known = _stored_seqs(conn, device_id, {v.record["seq"] for v in accepted})
+        w = _write_isolated(conn, center, device_id, accepted, now, known)
+        for v in accepted:
+            if v.index in w.status:
+                v.status = w.status[v.index]
+        _log_findings(device_id, w)
+        sender.account(conn, w, sum(1 for v in verdicts if v.status == "rejected"), now)
 
 
 def _stored_seqs(conn, device_id: str, seqs: set[int]) -> set[int]:

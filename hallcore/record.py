@@ -17,6 +17,9 @@ from hallcore.timebounds import DEADLINE_SPAN, DEFAULT_BOUNDS, TimeBounds
 
 SCHEMA_VERSION = 1
 CHANNEL_HALL_TABLET = "hall_tablet"  # 政务大厅平板电脑
+# GB/T 39046-2020 table 9 评价渠道, in its order (labels and who may write
+# which: center/channels.py)
+CHANNELS = ("pc", "mobile", "qr", CHANNEL_HALL_TABLET, "hall_terminal", "phone", "sms")
 RESULTS = ("rated", "unrated")
 UNRATED_REASONS = ("timeout", "cancelled", "interrupted")
 
@@ -247,8 +250,8 @@ def validate_record(record: Any, *, require_seq: bool = True, now: datetime | No
         count = None
     if not _int(index) or index < 1 or (count is not None and index > count):
         bad("matter_index", "an integer from 1 to matter_count")
-    if r.get("channel") != CHANNEL_HALL_TABLET:
-        bad("channel", f"{CHANNEL_HALL_TABLET!r}")
+    if r.get("channel") not in CHANNELS:
+        bad("channel", "one of " + ", ".join(CHANNELS))
 
     times = {f: parse_time(r.get(f)) for f in TIME_FIELDS}     # each read once
     for f in ("called_at", "finished_at"):
@@ -341,7 +344,8 @@ def new_record(*, device_id: str, region_code: str, hall_id: str, window_id: str
                contact_phone: str | None = None,
                called_at: datetime | None = None, finished_at: datetime | None = None,
                due_at: datetime | None = None, calendar_verified: bool | None = None,
-               record_id: str | None = None, now: datetime | None = None) -> dict[str, Any]:
+               record_id: str | None = None, now: datetime | None = None,
+               channel: str = CHANNEL_HALL_TABLET) -> dict[str, Any]:
     """A complete record without `seq` (the outbox assigns it), validated
     (against the caller's clock `now` when given).
 
@@ -375,7 +379,7 @@ def new_record(*, device_id: str, region_code: str, hall_id: str, window_id: str
         "comment": comment if level and level.bad else None,
         "contact_phone": contact_phone if level and level.bad else None,
         "unrated_reason": None if level else unrated_reason,
-        "channel": CHANNEL_HALL_TABLET,
+        "channel": channel,
         "called_at": iso(called_at),
         "finished_at": iso(finished_at),
         "prompted_at": iso(prompted_at),
