@@ -7,7 +7,7 @@ bytes and written in base32. The center recomputes it; a forged or altered
 URL does not verify. Whether that 办件 was already rated is the database's
 question; the decision on its answer is `may_rate`.
 
-docs/design-handling.md "The QR check code" is the vendor's specification,
+docs/DESIGN.md §13.2 "The QR check code" is the vendor's specification,
 with test vectors (the tests pin them, so the document stays true).
 """
 from __future__ import annotations
