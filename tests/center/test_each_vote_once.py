@@ -5,7 +5,7 @@ from sqlalchemy import func, select
 
 from center.db import cases, devices, record_conflicts, records
 from center.devicefacts import seq_counts
-from tests.center.test_dashboard import login
+from tests.support.web import login
 from tests.support.center import api_client, make_vote, post_votes
 
 def supervisor(tablet_api):

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from center import api
 from center.db import devices
-from tests.center.test_dashboard import login
+from tests.support.web import login
 from tests.support.center import API_NOW as NOW, make_vote
 
 BEAT = "/api/v1/devices/tab-03/heartbeat"

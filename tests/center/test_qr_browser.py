@@ -6,10 +6,12 @@ import pytest
 from playwright.sync_api import expect, sync_playwright
 
 from center.qrcheck import QrFields, build_url, format_secrets, make_code
-from tests.center.test_browser import CHROMIUM_ARGS, OUT
+from tests.support.browser import CHROMIUM_ARGS
+from tests.support.paths import TEST_OUTPUT
 from tests.support.center import start_center
 
 SECRET = bytes(range(32))
+OUT = TEST_OUTPUT / "center"
 FIELDS = QrFields("taojiang", "430922202611270001", ("GA001", "RS-012"))
 
 
