@@ -105,20 +105,24 @@ FormActor = Annotated[Actor, Depends(form_actor)]
 SUPERVISORS_ONLY = "此页面仅供中心督办人员使用"
 
 
-def require_supervisor(actor: CurrentActor) -> Actor:
-    """The logged-in actor, if a supervisor (the directory, the rectification list)."""
-    if actor.role != "supervisor":
-        raise Forbidden(SUPERVISORS_ONLY)
-    return actor
+def supervisors_only(refusal: str = SUPERVISORS_ONLY):
+    """(Supervisor, SupervisorForm): the logged-in actor if a supervisor, for a
+    page and for its form posts (with the session's CSRF check); anyone else
+    is refused with `refusal`."""
+    def require_supervisor(actor: CurrentActor) -> Actor:
+        if actor.role != "supervisor":
+            raise Forbidden(refusal)
+        return actor
+
+    def require_supervisor_form(actor: FormActor) -> Actor:
+        return require_supervisor(actor)
+
+    return (Annotated[Actor, Depends(require_supervisor)],
+            Annotated[Actor, Depends(require_supervisor_form)])
 
 
-def require_supervisor_form(actor: FormActor) -> Actor:
-    """A supervisor's form post with this session's CSRF token."""
-    return require_supervisor(actor)
-
-
-Supervisor = Annotated[Actor, Depends(require_supervisor)]
-SupervisorForm = Annotated[Actor, Depends(require_supervisor_form)]
+# the directory, the rectification list and the case page's center actions
+Supervisor, SupervisorForm = supervisors_only()
 
 
 def check_csrf(expected: str, sent: str) -> None:

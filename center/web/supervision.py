@@ -14,33 +14,19 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse
 
 from hallcore.hallclock import from_db, show
 
 from .. import samplework
-from ..cases import Actor
 from ..sampling import MAX_SEED, SamplingError
-from .deps import CenterDep, CurrentActor, Forbidden, FormActor, Period, page
+from .deps import CenterDep, Forbidden, Period, page, supervisors_only
 
 router = APIRouter(include_in_schema=False)
 
 
-# A supervisor-only dependency of this router's own; the handling branch
-# adds a shared `Supervisor` to web/deps.py, which should replace these two.
-def supervisor(actor: CurrentActor) -> Actor:
-    if actor.role != "supervisor":
-        raise Forbidden("监督查评仅限中心督办人员使用")
-    return actor
-
-
-def supervisor_form(actor: FormActor) -> Actor:
-    return supervisor(actor)
-
-
-SupervisorActor = Annotated[Actor, Depends(supervisor)]
-SupervisorForm = Annotated[Actor, Depends(supervisor_form)]
+SupervisorActor, SupervisorForm = supervisors_only("监督查评仅限中心督办人员使用")
 
 
 def _day(value: str, what: str) -> date:
