@@ -78,8 +78,10 @@ class IntegrationSender:
     def check(self, conn, center, verdicts: list[Verdict]) -> None:
         c = integration_clients.c
         # one batch of a client at a time: exact seq counts
-        if conn.execute(select(c.name).where(c.name == self.name).with_for_update()).first() is None:
+        row = conn.execute(select(c.max_seq).where(c.name == self.name).with_for_update()).first()
+        if row is None:
             raise RuntimeError(f"integration client {self.name!r} authenticated but not enrolled")
+        self.max_seq = row.max_seq
         region = center.cfg.region_code
         for v in verdicts:
             if v.status != "accepted":
