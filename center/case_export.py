@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from hallcore.hallclock import from_db, show
 
-from . import directory_db
+from . import casesource, directory_db
 from .cases import APPEAL_LABELS, STATE_LABELS
 from .channels import label as channel_label
 from .db import cases, records, supervisions
@@ -44,16 +44,20 @@ def visit_info(row) -> str:
 
 
 def case_row(row, d) -> dict[str, Any]:
-    rec = row.body
+    """A case read with casesource.case_select: a tablet's bad review, or a
+    综合点评 entry's (no record: its source stands as the channel)."""
+    rec = row.body or {}
+    subj = casesource.subject(row)
     told = row.reply_told_at or row.handled_at
     out = {
         "工单编号": row.id, "办件编号": rec.get("case_no") or "",
-        "评价时间": show(from_db(row.voted_at)), "评价渠道": channel_label(rec.get("channel")),
-        "满意度": rec.get("rating_label") or "",
+        "评价时间": show(from_db(row.voted_at)),
+        "评价渠道": channel_label(rec.get("channel")) if row.body is not None else subj["origin"],
+        "满意度": rec.get("rating_label") or ("" if row.body is not None else "差评"),
         "部门": department_label(d, row.window_id, row.department),
-        "窗口": window_label(d, row.window_id),
-        "工作人员": staff_label(d, row.staff_id, rec.get("staff_name", "")),
-        "事项": rec.get("matter_name") or "", "差评原因": "；".join(rec.get("reasons") or []),
+        "窗口": window_label(d, row.window_id) if row.window_id else "",
+        "工作人员": staff_label(d, row.staff_id, subj["staff_name"]) if row.staff_id else "",
+        "事项": subj["matter_name"], "差评原因": "；".join(subj["reasons"]),
         "状态": STATE_LABELS.get(row.state, row.state), "办理期限": show(from_db(row.due_at)),
         "办结时间": show(from_db(row.closed_at)),
         "是否按时": "" if row.on_time is None else YES_NO[bool(row.on_time)],
@@ -74,7 +78,7 @@ def case_row(row, d) -> dict[str, Any]:
 
 
 def _cases(engine, start: date, end: date, window_id: str | None) -> Iterator[dict[str, Any]]:
-    q = (select(cases, records.c.body).join(records, records.c.id == cases.c.record_id)
+    q = (casesource.case_select()
          .where(cases.c.voted_at >= day_start_utc(start),
                 cases.c.voted_at < day_start_utc(end + timedelta(days=1)))
          .order_by(cases.c.voted_at, cases.c.id))
@@ -94,7 +98,7 @@ def cases_csv(engine, start: date, end: date, window_id: str | None = None) -> I
 def _supervisions(engine, start: date, end: date, window_id: str | None) -> Iterator[dict[str, Any]]:
     q = (select(supervisions, cases.c.window_id, records.c.body)
          .join(cases, cases.c.id == supervisions.c.case_id)
-         .join(records, records.c.id == cases.c.record_id)
+         .outerjoin(records, records.c.id == cases.c.record_id)     # an entry's case has none
          .where(supervisions.c.issued_at >= day_start_utc(start),
                 supervisions.c.issued_at < day_start_utc(end + timedelta(days=1)))
          .order_by(supervisions.c.issued_at, supervisions.c.id))
@@ -103,7 +107,7 @@ def _supervisions(engine, start: date, end: date, window_id: str | None) -> Iter
     with engine.connect() as conn:
         for r in conn.execution_options(yield_per=500).execute(q):
             yield {k: inert(v) for k, v in {
-                "工单编号": r.case_id, "办件编号": r.body.get("case_no") or "",
+                "工单编号": r.case_id, "办件编号": (r.body or {}).get("case_no") or "",
                 "类别": "交办" if r.kind == "assign" else "督办", "督办内容": r.content,
                 "督办发出时间": show(from_db(r.issued_at)), "监察预警类型代码": r.warning_code or "",
                 "责任部门": r.department, "办理期限": show(from_db(r.due_at)), "发出人": r.actor}.items()}

@@ -195,3 +195,27 @@ def test_a_handler_lists_only_their_windows_entries(center):
         "/comments?start=2026-11-01&end=2026-11-30").text
     assert "三号窗口的点评" in page and "五号窗口的点评" not in page
     assert TestClient(create_app(center)).get("/comments", follow_redirects=False).status_code == 303
+
+
+def test_the_entrys_case_and_its_supervision_are_in_the_case_exports(center):
+    import csv
+    import io
+    from datetime import date
+
+    from center import case_export
+    ingest(center, "tab-03", [make_vote("tab-03", 1, bad=True,
+                                        at=datetime(2026, 11, 27, 15, 0, tzinfo=DEFAULT_TZ))])
+    got = commentwork.enter(center, form(source="hotline"), CHEN)
+    casework.act(center, got.case_id, "assign", CHEN, department="不动产登记中心", content="请核实并回复群众")
+    period = (date(2026, 11, 1), date(2026, 11, 30))
+
+    def rows(chunks):
+        return list(csv.DictReader(io.StringIO("".join(chunks).lstrip("\ufeff"))))
+    by_case = {r["工单编号"]: r for r in rows(case_export.cases_csv(center.engine, *period))}
+    assert len(by_case) == 2
+    entry = by_case[str(got.case_id)]
+    assert entry["评价渠道"] == "综合点评（热线电话）" and entry["满意度"] == "差评"
+    assert entry["事项"] == "不动产登记" and "跑了三次" in entry["差评原因"]
+    assert entry["责任部门"] == "不动产登记中心"
+    [notice] = rows(case_export.supervisions_csv(center.engine, *period))
+    assert (notice["工单编号"], notice["类别"], notice["办件编号"]) == (str(got.case_id), "交办", "")
