@@ -128,7 +128,9 @@ def test_phone_is_masked_in_the_middle():
 @pytest.mark.parametrize("spell", [str.upper, lambda s: s[:9].upper() + s[9:], lambda s: "{" + s + "}",
                                    lambda s: s.replace("-", ""), lambda s: "urn:uuid:" + s])
 def test_an_id_in_any_other_spelling_than_lowercase_hyphenated_is_refused(spell):
-    rec = dict(make(), seq=1)
+    # a fixed id with letters in its first part: a random uuid4 whose first 9
+    # characters are digits would read the same after upper() (2% of runs)
+    rec = dict(make(), seq=1, id="abcdef12-3456-4789-8abc-def012345678")
     assert validate_record(rec) == []
     other = dict(rec, id=spell(rec["id"]))
     assert [e.field for e in validate_record(other)] == ["id"]
