@@ -4,6 +4,9 @@ number of records.
 
 好评率 = good / scored, 差评率 = (bad − upheld appeals) / scored,
 参评率 = rated / all records, where scored = rated − upheld appeals.
+整改率 = cases with a 整改结果 recorded / cases that stand (an upheld
+appeal takes a case out of both), so a unit is measured on the 差评 it
+really had (DESIGN §2.5).
 """
 from __future__ import annotations
 
@@ -42,6 +45,8 @@ class Row:
     cases: int = 0
     closed: int = 0
     on_time: int = 0
+    standing: int = 0       # cases without an upheld appeal
+    rectified: int = 0      # of those, cases with a 整改结果
 
     @property
     def scored(self) -> int:
@@ -58,6 +63,10 @@ class Row:
     @property
     def participation(self) -> float | None:
         return self.rated / self.total if self.total else None
+
+    @property
+    def rectification_rate(self) -> float | None:
+        return self.rectified / self.standing if self.standing else None
 
 
 def pct(x: float | None) -> str:
@@ -117,8 +126,11 @@ def summary(conn, start: date, end: date, by: str, window_id: str | None = None,
             setattr(row, f, getattr(row, f) + int(v or 0))
     # Cases: counted into the same rows, by the same columns.
     ccols = [_CASE_COLUMNS[c] for c in base]
+    stands = cases.c.appeal != "upheld"
     cq = (select(*ccols, func.count(), func.sum(case((cases.c.state == "closed", 1), else_=0)),
-                 func.sum(case((cases.c.on_time.is_(True), 1), else_=0)))
+                 func.sum(case((cases.c.on_time.is_(True), 1), else_=0)),
+                 func.sum(case((stands, 1), else_=0)),
+                 func.sum(case((and_(stands, cases.c.rectified_at.is_not(None)), 1), else_=0)))
           .where(cases.c.voted_at >= day_start_utc(start),
                  cases.c.voted_at < day_start_utc(end + timedelta(days=1)))
           .group_by(*ccols))
@@ -132,6 +144,8 @@ def summary(conn, start: date, end: date, by: str, window_id: str | None = None,
         row.cases += int(r[n])
         row.closed += int(r[n + 1] or 0)
         row.on_time += int(r[n + 2] or 0)
+        row.standing += int(r[n + 3] or 0)
+        row.rectified += int(r[n + 4] or 0)
     return sorted(rows.values(), key=lambda r: (r.label.startswith(UNKNOWN), r.label))
 
 
@@ -144,7 +158,8 @@ def day_start_utc(d: date) -> datetime:
 def totals(rows: list[Row]) -> Row:
     t = Row((), "合计")
     for r in rows:
-        for f in ("total", "rated", "good", "bad", "excluded", "cases", "closed", "on_time"):
+        for f in ("total", "rated", "good", "bad", "excluded", "cases", "closed", "on_time",
+                  "standing", "rectified"):
             setattr(t, f, getattr(t, f) + getattr(r, f))
     return t
 

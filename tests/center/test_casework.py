@@ -231,3 +231,15 @@ def test_morning_setting_is_respected(db_url, tmp_path, clock, webhook):
     clock.now = at(1, 10, 0)
     assert casework.check_deadlines(c)["due_today"] == 1
     c.engine.dispose()
+
+
+def test_rectification_rate_counts_standing_cases_with_a_rectification(center):
+    rectified, appealed, _open = new_case(center, 1), new_case(center, 2), new_case(center, 3)
+    casework.act(center, rectified, "rectify", HANDLER, note="已增设引导岗")
+    casework.act(center, appealed, "appeal", HANDLER, claim="mistaken", note="误触")
+    casework.act(center, appealed, "uphold", BOSS, note="属实")
+    day = date(2026, 11, 27)
+    with center.engine.connect() as conn:
+        t = stats.totals(stats.summary(conn, day, day, "window"))
+    # the upheld appeal is out of both counts: 1 rectified of 2 standing cases
+    assert (t.cases, t.standing, t.rectified, t.rectification_rate) == (3, 2, 1, 0.5)
