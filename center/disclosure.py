@@ -69,7 +69,7 @@ class SummaryError(ValueError):
 _CN_DIGITS = str.maketrans("〇零一二三四五六七八九", "00123456789")
 _SEP = " \u00a0-\u2010\u2011\u2012\u2013\u2014\u2015.·/"     # between digits of one number: 138-1234-5678
 _RUN = re.compile(rf"[0-9](?:[{re.escape(_SEP)}]?[0-9])*")
-_DATE = re.compile(r"(?:19|20)[0-9]{2}([-./])[0-9]{1,2}\1[0-9]{1,2}")
+_DATE = re.compile(r"(?<![0-9])(?:19|20)[0-9]{2}([-./])[0-9]{1,2}\1[0-9]{1,2}(?![0-9])")
 MIN_NUMBER_DIGITS = 7           # a 7-digit landline without its area code is already a phone number
 
 
@@ -84,16 +84,16 @@ class Finding:
                 "number": "证件号、银行卡号或办件编号等号码"}[self.kind]
 
 
-def _is_date(run: str) -> bool:
-    m = _DATE.fullmatch(run)
-    if m is None:
-        return False
-    y, mo, d = (int(x) for x in re.split(r"[-./]", run))
-    try:
-        date(y, mo, d)
-    except ValueError:
-        return False
-    return True
+def _blank_dates(text: str) -> str:
+    """Separated calendar dates (2026-11-27, 2026.11.27) blanked out, same length."""
+    def blank(m: re.Match) -> str:
+        y, mo, d = (int(x) for x in re.split(r"[-./]", m.group(0)))
+        try:
+            date(y, mo, d)
+        except ValueError:
+            return m.group(0)
+        return "#" * len(m.group(0))
+    return _DATE.sub(blank, text)
 
 
 def personal_numbers(text: str) -> list[Finding]:
@@ -103,12 +103,12 @@ def personal_numbers(text: str) -> list[Finding]:
     or slash between digits does not split a run. Separated dates
     (2026-11-27) are not numbers."""
     text = unicodedata.normalize("NFKC", text)      # full-width digits and dashes as ASCII
-    scan = text.translate(_CN_DIGITS)               # same length: positions stay
+    scan = _blank_dates(text.translate(_CN_DIGITS))     # same length: positions stay
     out = []
     for m in _RUN.finditer(scan):
         run = m.group(0)
         digits = sum(c.isdigit() for c in run)
-        if digits < MIN_NUMBER_DIGITS or _is_date(run):
+        if digits < MIN_NUMBER_DIGITS:
             continue
         end = m.end()
         x = end < len(scan) and scan[end] in "Xx"
