@@ -55,10 +55,9 @@ def _load(center: Center, month: date, months: list[date]) -> dict:
                   for w in wins} if staff_names else {}
         marked = queries.public_typical_cases(conn, stats.day_start_utc(start),
                                               stats.day_start_utc(end + timedelta(days=1)))
-    windows = sorted(
-        (_figures(w, w.label, window_id=w.key[0],
-                  department=department_label(d, w.key[0], center.cfg.department(w.key[0])))
-         for w in wins), key=lambda x: (x["department"], x["label"]))
+    windows = [_figures(w, w.label, window_id=w.key[0],
+                        department=department_label(d, w.key[0], center.cfg.department(w.key[0])))
+               for w in wins]               # in the window numbers' order, as the hall shows them
     staff = [_figures(p, disclosure.staff_name(d, p.key), window=w["label"])
              for w in windows for p in people.get(w["window_id"], ()) if p.key[0]]
     typical = [v for v in (disclosure.typical_view(r, d, staff_names=staff_names) for r in marked) if v]
