@@ -268,7 +268,9 @@ def test_a_supervisor_marks_and_unmarks_a_typical_case_logged_in_the_case_log(ce
     assert "中心督办后当日办结，群众表示满意。" in html and MARKED_MATTER[1] in html
     assert OTHER_MATTER[1] not in html                  # a case not marked never shows
     item = html.split('<li class="case commendation">')[1].split("</li>")[0]
-    assert "表彰" in item and "不动产登记中心 · 窗口 03 不动产登记窗口 · 2026年11月" in item
+    assert '<span class="kind">表彰</span>' in item
+    assert ("<span>部门：不动产登记中心</span> <span>窗口：03 不动产登记窗口</span> "
+            "<span>月份：2026年11月</span>") in item
     assert "办理结果：办理中" in item
     page = cl.get(f"/cases/{case_id}").text
     assert 'id="typical-mark"' in page and "修改典型案例" in page
