@@ -13,7 +13,7 @@ from sqlalchemy import func, insert, select, update
 from hallcore.hallclock import from_db, hall_day, in_hall, show, stamp, to_db
 from hallcore.record import SCALES, parse_time
 
-from . import alerting, directory_db, handling, rectification
+from . import alerting, directory_db, disclosure, handling, rectification
 from .cases import RUNNING_STATES, Actor, CaseError, Change, due_alerts
 from .casesource import alert_payload, case_select
 from .db import case_log, cases, daily_stats, second_evaluations, supervisions
@@ -214,11 +214,14 @@ def tick(center) -> dict[str, int]:
     return out
 
 
+LOG_LABELS = {**ACTION_LABELS, **disclosure.LOG_LABELS}
+
+
 def case_log_rows(conn, case_id: int) -> list[dict[str, Any]]:
     rows = conn.execute(select(case_log).where(case_log.c.case_id == case_id)
                         .order_by(case_log.c.id)).all()
     return [{"at": show(from_db(r.at)), "actor": r.actor,
-             "action": ACTION_LABELS.get(r.action, r.action), "from": r.from_state,
+             "action": LOG_LABELS.get(r.action, r.action), "from": r.from_state,
              "to": r.to_state, "note": r.note or ""} for r in rows]
 
 

@@ -40,6 +40,13 @@ class SupervisionConfig:
 
 
 @dataclass(frozen=True)
+class PublicConfig:
+    """The public page /public (面向社会公开, center/web/public.py)."""
+    staff_names: bool = False            # publish staff members' names (by window); never their ids
+    max_age_s: int = 300                 # Cache-Control max-age, and how long the center reuses a rendered page
+
+
+@dataclass(frozen=True)
 class CenterConfig:
     database: str                        # SQLAlchemy URL (sqlite:///… or postgresql+psycopg://…)
     host: str = "127.0.0.1"
@@ -60,6 +67,7 @@ class CenterConfig:
     qr_secrets_file: Path | None = None  # [qr] secrets_file: per-hall QR check-code secrets (center/qrcheck.py)
     alerts: AlertConfig = field(default_factory=AlertConfig)
     supervision: SupervisionConfig = field(default_factory=SupervisionConfig)
+    public: PublicConfig = field(default_factory=PublicConfig)
 
     def department(self, window_id: str) -> str:
         return self.departments.get(window_id, "未分配部门")
@@ -129,6 +137,7 @@ def load_config(path: str | Path) -> CenterConfig:
     sv = root.table("supervision")
     d = root.table("departments")
     q = root.table("qr")
+    p = root.table("public")
     for k, v in d.data.items():
         if not isinstance(v, str) or not v.strip():
             raise d.error(k, f"expected a department name, got {v!r}", '"03" = "不动产登记"')
@@ -167,10 +176,12 @@ def load_config(path: str | Path) -> CenterConfig:
         qr_secrets_file=q.path("secrets_file", None, base=base),
         alerts=alerts,
         supervision=_supervision(sv),
+        public=PublicConfig(staff_names=p.bool("staff_names", False),
+                            max_age_s=p.int("max_age_s", 300, min=0, max=86400)),
     )
-    for t in (root, c, a, sv, q):
+    for t in (root, c, a, sv, q, p):
         t.reject_unknown()
     return cfg
 
 
-__all__ = ["AlertConfig", "CenterConfig", "SupervisionConfig", "ConfigError", "database_url", "load_config"]
+__all__ = ["AlertConfig", "CenterConfig", "PublicConfig", "SupervisionConfig", "ConfigError", "database_url", "load_config"]

@@ -208,6 +208,22 @@ case_log = Table(
     Column("note", Text),
 )
 
+# 典型案例 for the public page (center/disclosure.py, DESIGN §13.9): a case a
+# supervisor marked 表彰 or 通报, with the public summary they wrote. A row of
+# its own, not columns on cases: the public page reads only this table's
+# columns and the case's few public ones; unmarking deletes the row (each
+# mark and unmark is in case_log).
+typical_cases = Table(
+    "typical_cases", metadata,
+    Column("case_id", Integer, ForeignKey("cases.id", name="fk_typical_cases_case_id"), primary_key=True,
+           autoincrement=False),
+    Column("kind", String(16), nullable=False),              # commendation (表彰) | notice (通报)
+    Column("summary", Text, nullable=False),                 # checked: no phone or ID numbers
+    Column("marked_by", String(64), nullable=False),
+    Column("marked_at", DateTime, nullable=False),
+    CheckConstraint("kind IN ('commendation', 'notice')", name="ck_typical_cases_kind"),
+)
+
 # 督办 notices, GB/T 39046-2020 table 11: one row per 交办 (kind assign) and
 # per 督办 (kind supervise, by a supervisor or the overdue escalation).
 supervisions = Table(

@@ -7,13 +7,18 @@ here, once. Times are the naive UTC the tables hold (hallclock.to_db).
 """
 from __future__ import annotations
 
+from datetime import date, datetime
+
 from sqlalchemy import delete, func, insert, or_, select, update
+
+from hallcore.hallclock import from_db, hall_day
 
 from .casesource import case_select
 from .db import (
-    alerts, cases, daily_stats, devices, rectification_items, rectification_log, records, second_evaluations,
-    sessions, supervisions, users,
+    alerts, cases, comments, daily_stats, devices, rectification_items, rectification_log, records,
+    second_evaluations, sessions, supervisions, typical_cases, users,
 )
+from .stats import day_start_utc
 
 MAX_CASE_ROWS = 500
 RECENT_ALERTS = 10
@@ -97,6 +102,60 @@ def seq_gaps(conn, device_id: str) -> list[tuple[int, int]]:
     q = (select(inner.c.prev, inner.c.seq)
          .where(inner.c.seq - func.coalesce(inner.c.prev, 0) > 1).limit(MAX_GAP_RANGES))
     return [(int(p or 0) + 1, int(s) - 1) for p, s in conn.execute(q)]
+
+
+# ------------------------------------------------------------ the public page
+
+
+def latest_data_day(conn, before: date | None = None) -> date | None:
+    """The last hall day before `before` with a record (the rollup) or a case
+    (a 综合点评's has no record): two index lookups (daily_stats' key leads
+    with day, ix_cases_voted with voted_at)."""
+    dq = select(func.max(daily_stats.c.day))
+    cq = select(func.max(cases.c.voted_at))
+    if before is not None:
+        dq = dq.where(daily_stats.c.day < before)
+        cq = cq.where(cases.c.voted_at < day_start_utc(before))
+    day, voted = conn.execute(dq).scalar(), conn.execute(cq).scalar()
+    if day is not None and not isinstance(day, date):
+        day = date.fromisoformat(str(day))
+    days = [x for x in (day, hall_day(from_db(voted)) if voted is not None else None) if x is not None]
+    return max(days) if days else None
+
+
+def months_with_data(conn, count: int) -> list[date]:
+    """The first days of the last `count` months with data, newest first
+    (at most two index lookups per month, however many rows)."""
+    out: list[date] = []
+    before = None
+    while len(out) < count:
+        day = latest_data_day(conn, before)
+        if day is None:
+            break
+        before = day.replace(day=1)
+        out.append(before)
+    return out
+
+
+PUBLIC_TYPICAL_LIMIT = 50
+
+
+def public_typical_cases(conn, start: datetime, end: datetime):
+    """The typical cases evaluated in [start, end) (naive UTC), newest first:
+    the mark and the case's public columns only, plus the staff member's id
+    and record name so the page can keep them out (never shown). A PK join
+    per marked case, no scan of records."""
+    q = (select(typical_cases.c.kind, typical_cases.c.summary, cases.c.window_id, cases.c.department,
+                cases.c.voted_at, cases.c.state, cases.c.on_time, cases.c.rectified_at, cases.c.appeal,
+                cases.c.second_rating, cases.c.staff_id, records.c.staff_name,
+                func.coalesce(records.c.matter_name, comments.c.matter_name).label("matter_name"))
+         .select_from(typical_cases.join(cases, cases.c.id == typical_cases.c.case_id)
+                      .outerjoin(records, records.c.id == cases.c.record_id)
+                      .outerjoin(comments, comments.c.id == cases.c.comment_id))
+         .where(cases.c.voted_at >= start, cases.c.voted_at < end)
+         .order_by(cases.c.voted_at.desc(), typical_cases.c.case_id.desc())
+         .limit(PUBLIC_TYPICAL_LIMIT))
+    return conn.execute(q).all()
 
 
 # ------------------------------------------------------------ sessions

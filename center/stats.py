@@ -57,8 +57,13 @@ class Row:
         return self.good / self.scored if self.scored else None
 
     @property
+    def standing_bad(self) -> int:
+        """差评 that stand: bad reviews less those upheld on appeal."""
+        return self.bad - self.excluded
+
+    @property
     def bad_rate(self) -> float | None:
-        return (self.bad - self.excluded) / self.scored if self.scored else None
+        return self.standing_bad / self.scored if self.scored else None
 
     @property
     def participation(self) -> float | None:

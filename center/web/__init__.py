@@ -2,7 +2,8 @@
 
 auth (login, logout), cases, comments (综合点评), stats, devices, export, and
 for supervisors supervision (监督查评), rectification (整改重点) and directory
-(部门窗口目录); and qr, the citizen's public QR rating page (no login). Every
+(部门窗口目录); and qr, the citizen's public QR rating page, and public,
+the 面向社会公开 page (both without login). Every
 handler gets the logged-in actor and its scope from one dependency
 (deps.CurrentActor; deps.Supervisor for the supervisors' pages):
 handlers see their own window, supervisors everything. Sessions live in the
@@ -23,7 +24,7 @@ from hallcore.packagedata import shipped
 from .. import sessions
 from ..sessions import SessionPolicy
 from ..throttle import LoginThrottle
-from . import auth, cases, comments, devices, directory, export, qr, rectification, stats, supervision
+from . import auth, cases, comments, devices, directory, export, public, qr, rectification, stats, supervision
 from .deps import Dashboard, Forbidden, NotLoggedIn, page
 from .hashing import PasswordChecks
 from .headers import SecurityHeaders
@@ -43,6 +44,7 @@ def mount_dashboard(app: FastAPI, center) -> None:
     for router in ROUTERS:
         app.include_router(router)
     qr.install(app)
+    public.install(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.exception_handler(NotLoggedIn)

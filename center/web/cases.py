@@ -1,6 +1,7 @@
 """The bad-review cases: the open (or closed) list, one case, its actions
 (center/handling.py: 当场裁定, 交办, 督办, 拟办意见, 整改结果, 回复结果, 回访,
-二次评价, 体制机制, and cases.py's own)."""
+二次评价, 体制机制, and cases.py's own), and for supervisors the 典型案例 mark
+for the public page (center/typical.py)."""
 from __future__ import annotations
 
 from typing import Annotated
@@ -11,13 +12,14 @@ from fastapi.responses import RedirectResponse
 from hallcore.hallclock import countdown, from_db, show
 from hallcore.record import SCALES, mask_phone
 
-from .. import casesource, casework, directory_db, queries
+from .. import casesource, casework, directory_db, queries, typical
 from ..cases import RUNNING_STATES, Actor, CaseError, can_see
 from ..channels import label as channel_label
 from ..directory import Directory, department_label, staff_label, window_label
+from ..disclosure import KINDS as TYPICAL_KINDS, MAX_SUMMARY, SummaryError
 from ..handling import ITEM_STATES, RATING_LABELS, VISIT_METHODS, available
 from ..service import Center
-from .deps import CenterDep, CurrentActor, Forbidden, FormActor, page
+from .deps import CenterDep, CurrentActor, Forbidden, FormActor, SupervisorForm, page
 from .forms import hall_date_at, hall_time, text, yes_no
 
 router = APIRouter(include_in_schema=False)
@@ -90,6 +92,7 @@ def _case_page(request: Request, actor: Actor, center: Center, case_id: int,
         notices = queries.case_supervisions(conn, case_id)
         second = queries.case_second_evaluation(conn, case_id)
         items = queries.case_rectification_items(conn, case_id)
+        mark = typical.of_case(conn, case_id) if actor.role == "supervisor" else None
     coord = center.deadlines.coordination(from_db(row.voted_at)).due_at
     actions = available(casework.case_view(row, d), actor, now=now, coordination_due=coord)
     return page(
@@ -114,6 +117,9 @@ def _case_page(request: Request, actor: Actor, center: Center, case_id: int,
         visit_method=VISIT_METHODS.get(row.visit_method or "", ""),
         visit_satisfaction=RATING_LABELS.get(row.visit_satisfaction or "", ""),
         department_names=sorted({e.name for e in d.departments.values()}),
+        typical=mark, typical_kinds=TYPICAL_KINDS, max_summary=MAX_SUMMARY,
+        public_staff_names=center.cfg.public.staff_names,
+        typical_marked=show(from_db(mark.marked_at)) if mark else "",
         visit_methods=VISIT_METHODS, levels=LEVELS, **_who(d, row, casesource.subject(row)["staff_name"]), **_deadline(row, now),
         status=status)
 
@@ -170,3 +176,28 @@ def case_action(request: Request, actor: FormActor, center: CenterDep, case_id: 
         return _case_page(request, actor, center, case_id, error=str(e),
                           form=dict(f, action=action), status=422)
     return RedirectResponse(f"/cases/{case_id}", status_code=303)
+
+
+@router.post("/cases/{case_id}/typical")
+def mark_typical(request: Request, actor: SupervisorForm, center: CenterDep, case_id: int,
+                 kind: Annotated[str, Form()] = "", summary: Annotated[str, Form()] = ""):
+    """Mark the case 表彰 or 通报 for the public page, or change its summary."""
+    with center.engine.connect() as conn:
+        _case_in_scope(conn, actor, case_id)
+    try:
+        typical.mark(center, case_id, actor, kind, summary)
+    except (CaseError, SummaryError) as e:
+        return _case_page(request, actor, center, case_id, error=str(e),
+                          form=dict(action="typical", kind=kind, summary=summary), status=422)
+    request.app.state.public_cache.clear()
+    return RedirectResponse(f"/cases/{case_id}#typical", status_code=303)
+
+
+@router.post("/cases/{case_id}/typical/remove")
+def unmark_typical(request: Request, actor: SupervisorForm, center: CenterDep, case_id: int):
+    """Take the case off the public page."""
+    with center.engine.connect() as conn:
+        _case_in_scope(conn, actor, case_id)
+    typical.unmark(center, case_id, actor)
+    request.app.state.public_cache.clear()
+    return RedirectResponse(f"/cases/{case_id}#typical", status_code=303)

@@ -11,7 +11,7 @@ from starlette.routing import Mount, Route
 from center import samplework
 from center.api import create_app
 from center.ingest import ingest
-from center.web.headers import CSP
+from center.web.headers import CACHEABLE, CSP, with_security_headers
 from hallcore.hallclock import DEFAULT_TZ
 from tests.support.center import Clock, make_center, make_vote
 from tests.support.web import login
@@ -44,7 +44,10 @@ def assert_secure(r, what: str) -> None:
     assert h.get("referrer-policy") == "same-origin", what
     assert h.get("x-frame-options") == "DENY", what
     if h.get("content-type", "").startswith("text/html"):
-        assert h.get("cache-control") == "no-store", what
+        if r.url.path in CACHEABLE and r.status_code == 200:     # the public page (test_public.py)
+            assert h.get("cache-control", "").startswith("public, max-age="), what
+        else:
+            assert h.get("cache-control") == "no-store", what
 
 
 def flat_routes(routes):
@@ -87,6 +90,17 @@ def test_every_route_answers_with_the_security_headers(app):
         for method, path in seen:
             r = client.request(method, path, follow_redirects=False)
             assert_secure(r, f"{method} {path} -> {r.status_code}")
+
+
+def test_only_the_public_page_may_be_cached():
+    html = [(b"content-type", b"text/html; charset=utf-8"), (b"cache-control", b"public, max-age=60")]
+    assert (b"cache-control", b"no-store") in with_security_headers(html)          # a dashboard page
+    assert dict(with_security_headers(html))[b"cache-control"] == b"no-store"
+    assert dict(with_security_headers(html, cacheable=True))[b"cache-control"] == b"public, max-age=60"
+    bare = [(b"content-type", b"text/html")]                                       # its refusals
+    assert dict(with_security_headers(bare, cacheable=True))[b"cache-control"] == b"no-store"
+    css = [(b"content-type", b"text/css"), (b"cache-control", b"max-age=60")]
+    assert dict(with_security_headers(css))[b"cache-control"] == b"max-age=60"
 
 
 def test_error_answers_carry_them_too(app, center):
