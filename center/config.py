@@ -16,6 +16,7 @@ from hallcore.record import is_region_code
 from hallcore.timebounds import DEFAULT_BOUNDS, EARLIEST, TimeBounds
 
 from .sampling import SamplingError, as_share
+from .upstream import UpstreamSettings
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,7 @@ class CenterConfig:
     qr_secrets_file: Path | None = None  # [qr] secrets_file: per-hall QR check-code secrets (center/qrcheck.py)
     alerts: AlertConfig = field(default_factory=AlertConfig)
     supervision: SupervisionConfig = field(default_factory=SupervisionConfig)
+    upstream: UpstreamSettings | None = None     # [upstream]: the push to the provincial 好差评 system (off: None)
 
     def department(self, window_id: str) -> str:
         return self.departments.get(window_id, "未分配部门")
@@ -129,6 +131,7 @@ def load_config(path: str | Path) -> CenterConfig:
     sv = root.table("supervision")
     d = root.table("departments")
     q = root.table("qr")
+    up = root.table("upstream")
     for k, v in d.data.items():
         if not isinstance(v, str) or not v.strip():
             raise d.error(k, f"expected a department name, got {v!r}", '"03" = "不动产登记"')
@@ -167,6 +170,7 @@ def load_config(path: str | Path) -> CenterConfig:
         qr_secrets_file=q.path("secrets_file", None, base=base),
         alerts=alerts,
         supervision=_supervision(sv),
+        upstream=UpstreamSettings.from_table(up, base),
     )
     for t in (root, c, a, sv, q):
         t.reject_unknown()
