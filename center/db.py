@@ -430,8 +430,9 @@ upstream_outbox = Table(
     Column("sent_at", DateTime),                                       # the province took it (or had it)
     Column("last_attempt_at", DateTime),
     Column("last_outcome", String(16)),                                # sent | already_sent | retry | unmappable
-    Column("last_status", Integer),                                    # HTTP status of the last answer (null: none)
-    # the message's latest failure, kept after it is sent (the status page's "last error")
+    # the message's latest failure, kept after it is sent (the status page's "last error"):
+    # when, the HTTP status of that answer (null: no answer, or the profile could not map it), why
+    Column("last_status", Integer),
     Column("last_failed_at", DateTime),
     Column("last_error", Text),
     Column("created_at", DateTime, nullable=False),

@@ -364,15 +364,17 @@ def _record(center, row, outcome: Outcome, status: int | None, payload: dict | N
     now = center.clock()
     step = upstream.after_attempt(outcome, row.attempts, now, settings.retry)
     values: dict[str, Any] = dict(attempts=row.attempts + 1, last_attempt_at=to_db(now),
-                                  last_outcome=kind or outcome.kind, last_status=status)
+                                  last_outcome=kind or outcome.kind)
     if payload is not None:
         values["payload"] = payload
     if step.done:
+        # the latest failure (last_failed_at, last_status, last_error) stays: the status page's history
         values.update(sent_at=to_db(now), next_attempt_at=to_db(now))
         log.debug("upstream %s %s", row.message_key, outcome.kind)
     else:
         error = (step.last_error or "")[:MAX_ERROR]
-        values.update(next_attempt_at=to_db(step.next_attempt_at), last_failed_at=to_db(now), last_error=error)
+        values.update(next_attempt_at=to_db(step.next_attempt_at), last_failed_at=to_db(now),
+                      last_status=status, last_error=error)
         log.warning("upstream %s not sent (attempt %d, next in %ds): %s", row.message_key, row.attempts + 1,
                     settings.retry.wait(step.failures), error)
     with center.engine.begin() as conn:
