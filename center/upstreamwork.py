@@ -27,9 +27,10 @@ an earlier message of the same record is unsent (its 整改结果 and 二次评�
 go after its evaluation). Each is posted with the settings' timeout and its
 answer read by `upstream.classify`: sent, already there (counts as sent),
 or retried forever after `Retry.wait(attempts)`. No answer or a 5xx ends the
-round (the province is down: the rest of the batch is released untried and
-the next round waits the same capped backoff); any other failure is the
-message's own and the round goes on. Rows stay until sent, also across
+round (the province is down: the rest of the batch is released untried);
+any other failure is the message's own and the round goes on. After a
+round in which the province took nothing, the next waits the same capped
+backoff (by stalled rounds in a row). Rows stay until sent, also across
 restarts; a center killed while holding a batch gets it back when the lease
 ends (the province's dedup by 办件编号 and 评价次数 answers the repeat
 "评价数据不可重复", which counts as sent).
@@ -44,7 +45,7 @@ from datetime import date, datetime, time
 from typing import Any, Iterable, Mapping, Sequence
 
 import requests
-from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy import and_, case, exists, func, select, update
 
 from hallcore.hallclock import from_db, hall_day, hall_zone, in_hall, to_db
 from hallcore.record import parse_time
@@ -291,6 +292,11 @@ class Round:
     released: int = 0              # claimed but not tried: the round ended early
     outage: str | None = None      # the error that ended the round: no answer or a 5xx
 
+    @property
+    def stalled(self) -> bool:
+        """The province took nothing it was sent: it is down, or refuses everything (a 401)."""
+        return self.outage is not None or (self.failed > 0 and self.sent + self.already_sent == 0)
+
 
 def pending_clause():
     """Unsent, and no earlier message of the same record unsent (its evaluation goes first)."""
@@ -395,11 +401,12 @@ def _release(center, rows: Sequence[Any]) -> int:
     return len(rows)
 
 
-def pause_after(r: Round | None, outages: int, settings: UpstreamSettings) -> float:
-    """Seconds before the next round: none after a full batch (drain the
-    backlog), the capped backoff after an outage, else the idle tick."""
-    if r is not None and r.outage is not None:
-        return settings.retry.wait(outages)
+def pause_after(r: Round | None, stalled: int, settings: UpstreamSettings) -> float:
+    """Seconds before the next round: the capped backoff after the
+    `stalled`-th stalled round in a row (no answer, a 5xx, or nothing taken),
+    none after a full batch (drain the backlog), else the idle tick."""
+    if r is not None and r.stalled:
+        return settings.retry.wait(stalled)
     if r is not None and r.claimed >= settings.batch and r.released == 0:
         return 0.0
     return float(settings.tick_s)
@@ -408,17 +415,18 @@ def pause_after(r: Round | None, outages: int, settings: UpstreamSettings) -> fl
 def run(center, stop: threading.Event) -> None:
     """Forward until `stop` is set: the forwarder thread's loop."""
     settings = center.cfg.upstream
-    outages = 0
+    stalled = 0
     while not stop.is_set():
         r = None
         try:
             r = forward(center, stop=stop)
         except Exception:  # noqa: BLE001 - keep the forwarder alive, log the cause
             log.exception("upstream round failed; will retry")
-        outages = outages + 1 if r is not None and r.outage is not None else 0
-        if outages == 1:
-            log.warning("the province did not take a message (%s); backing off", r.outage)
-        stop.wait(pause_after(r, outages, settings))
+        stalled = stalled + 1 if r is not None and r.stalled else 0
+        if stalled == 1:
+            log.warning("the province took none of %d messages (%s); backing off", r.failed,
+                        r.outage or "each was refused")
+        stop.wait(pause_after(r, stalled, settings))
 
 
 def start(center, stop: threading.Event) -> threading.Thread | None:
@@ -471,9 +479,9 @@ def status(conn, now: datetime, settings: UpstreamSettings | None) -> Status:
     today = hall_day(now)
     start = to_db(datetime.combine(today, time(), hall_zone()))
     sent_today = conn.execute(select(func.count()).where(o.sent_at >= start)).scalar()
-    sent_total = conn.execute(select(func.count()).where(o.sent_at.is_not(None))).scalar()
-    already = conn.execute(select(func.count()).where(o.sent_at.is_not(None),
-                                                      o.last_outcome == "already_sent")).scalar()
+    sent_total, already = conn.execute(select(
+        func.count(o.sent_at), func.coalesce(func.sum(case((o.last_outcome == "already_sent", 1), else_=0)), 0))
+        .where(o.sent_at.is_not(None))).one()
     last_sent = conn.execute(select(func.max(o.sent_at))).scalar()
     err = conn.execute(select(upstream_outbox).where(o.last_failed_at.is_not(None))
                        .order_by(o.last_failed_at.desc(), o.id.desc()).limit(1)).first()

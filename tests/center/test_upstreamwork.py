@@ -372,6 +372,10 @@ def test_pause_between_rounds(province):
     assert upstreamwork.pause_after(upstreamwork.Round(claimed=2, sent=2), 0, s) == 1.0
     down = upstreamwork.Round(claimed=5, failed=1, released=4, outage="HTTP 500")
     assert [upstreamwork.pause_after(down, n, s) for n in (1, 2, 3, 10)] == [30, 60, 120, 600]
+    refused = upstreamwork.Round(claimed=5, failed=5)                    # a 401 for each: nothing taken
+    assert upstreamwork.pause_after(refused, 1, s) == 30
+    some = upstreamwork.Round(claimed=5, failed=4, sent=1)               # progress: not stalled
+    assert upstreamwork.pause_after(some, 0, s) == 0.0
     assert upstreamwork.pause_after(None, 0, s) == 1.0                   # a failed round: the idle tick
 
 
