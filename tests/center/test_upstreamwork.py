@@ -386,3 +386,34 @@ def test_outbox_counts_stay_exact_under_replays(center, tablet):
     with center.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(upstream_outbox)).scalar() == 1
 
+
+
+def test_concurrent_batches_sharing_case_numbers_queue_each_key_once(pg_url, tmp_path, province):
+    from center.ingest import ingest
+    c = make_center(pg_url, tmp_path, clock=Clock(API_NOW), upstream=settings(province))
+    devices = [f"tab-{i}" for i in range(4)]
+    for d in devices:
+        c.add_device(d, "taojiang", "03")
+    start = threading.Barrier(len(devices))
+    answers: dict[str, list] = {}
+
+    def post(d: str) -> None:
+        # every device's batch names the same 30 case numbers, in its own order
+        votes = [make_vote(d, n, case_no=f"K{(n * (devices.index(d) + 1)) % 30:03d}") for n in range(1, 31)]
+        start.wait()
+        answers[d] = ingest(c, d, votes)
+
+    threads = [threading.Thread(target=post, args=(d,)) for d in devices]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert all(a["status"] == "stored" for d in devices for a in answers[d])
+    rows = outbox(c)
+    assert len(rows) == 30 and len({r.message_key for r in rows}) == 30
+    with c.engine.connect() as conn:
+        st = upstreamwork.status(conn, c.clock(), c.cfg.upstream)
+    assert st.skipped == {"same_key": 90}
+    drain(c)
+    assert len(province.accepted(EVAL)) == 30
+    c.engine.dispose()
