@@ -307,7 +307,7 @@ def test_the_second_evaluation_goes_as_assess_number_2_after_the_rectification(c
     second = province.accepted(EVAL)[("CN000001", 2)]
     assert (second["satisfaction"], second["pf"], second["proStatus"], second["assessTime"]) == \
         (4, 3, 1, "2026-11-27 16:05:00")
-    assert "evalDetail" not in second or second["evalDetail"] == ""
+    assert (second["evalDetail"], second["writingEvaluation"]) == ("", "")
 
 
 def test_a_rectification_of_a_record_stored_before_upstream_was_on_queues_its_evaluation_first(
