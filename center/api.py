@@ -22,7 +22,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from . import casework
+from . import casework, upstreamwork
 from .ingest import ingest, ingest_from, unstorable
 from .integration import IntegrationSender, client_for_token
 from .service import Center
@@ -344,7 +344,7 @@ def _add_error_handlers(app: FastAPI) -> None:
 
 def create_app(center: Center, *, worker: bool = False) -> FastAPI:
     """The whole center app: API, dashboard, and (with worker=True) the
-    background deadline/alert loop."""
+    background deadline/alert loop and the provincial forwarder."""
     stop = threading.Event()
 
     def loop():
@@ -356,14 +356,18 @@ def create_app(center: Center, *, worker: bool = False) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app):
-        t = None
+        threads = []
         if worker:
             t = threading.Thread(target=loop, name="center-worker", daemon=True)
             t.start()
+            threads.append(t)
+            # the provincial push on a thread of its own: a slow province never delays the round above
+            threads.append(upstreamwork.start(center, stop))
         yield
         stop.set()
-        if t:
-            t.join(timeout=10)
+        for t in threads:
+            if t:
+                t.join(timeout=10)
 
     # No /docs or /redoc: their pages run inline script from a CDN, which the
     # Content-Security-Policy refuses; /openapi.json describes the API.

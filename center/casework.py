@@ -13,7 +13,7 @@ from sqlalchemy import func, insert, select, update
 from hallcore.hallclock import from_db, hall_day, in_hall, show, stamp, to_db
 from hallcore.record import SCALES, parse_time
 
-from . import alerting, directory_db, disclosure, handling, rectification
+from . import alerting, directory_db, disclosure, handling, rectification, upstreamwork
 from .cases import RUNNING_STATES, Actor, CaseError, Change, due_alerts
 from .casesource import alert_payload, case_select
 from .db import case_log, cases, daily_stats, second_evaluations, supervisions
@@ -154,6 +154,7 @@ def write_change(conn, center, row, ch: Change, actor: Actor, now: datetime,
     _log(conn, row.id, now, actor.name, ch.action, ch.from_state, ch.to_state, note)
     if item := extra.get("rectification_item"):
         rectification.open_item(conn, row.id, item, actor, now)
+    upstreamwork.enqueue_case_change(conn, center, row, ch, now)     # 整改结果, 二次评价 to the province
 
 
 def _exclude_from_scores(conn, rec: Mapping[str, Any], department: str) -> None:

@@ -16,6 +16,7 @@ from hallcore.record import is_region_code
 from hallcore.timebounds import DEFAULT_BOUNDS, EARLIEST, TimeBounds
 
 from .sampling import SamplingError, as_share
+from .upstream import UpstreamSettings
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,7 @@ class CenterConfig:
     alerts: AlertConfig = field(default_factory=AlertConfig)
     supervision: SupervisionConfig = field(default_factory=SupervisionConfig)
     public: PublicConfig = field(default_factory=PublicConfig)
+    upstream: UpstreamSettings | None = None     # [upstream]: the push to the provincial 好差评 system (off: None)
 
     def department(self, window_id: str) -> str:
         return self.departments.get(window_id, "未分配部门")
@@ -138,6 +140,7 @@ def load_config(path: str | Path) -> CenterConfig:
     d = root.table("departments")
     q = root.table("qr")
     p = root.table("public")
+    up = root.table("upstream")
     for k, v in d.data.items():
         if not isinstance(v, str) or not v.strip():
             raise d.error(k, f"expected a department name, got {v!r}", '"03" = "不动产登记"')
@@ -178,6 +181,7 @@ def load_config(path: str | Path) -> CenterConfig:
         supervision=_supervision(sv),
         public=PublicConfig(staff_names=p.bool("staff_names", False),
                             max_age_s=p.int("max_age_s", 300, min=0, max=86400)),
+        upstream=UpstreamSettings.from_table(up, base),
     )
     for t in (root, c, a, sv, q, p):
         t.reject_unknown()

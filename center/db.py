@@ -425,6 +425,52 @@ qr_ratings = Table(
 )
 
 
+# The push to the provincial 好差评 system (center/upstreamwork.py): one row per
+# message (an evaluation, its 整改 result, a 二次评价), written in the
+# transaction that stored its cause and kept after it is sent (what went up,
+# when). The payload is built when the message is sent, from the stored
+# record and case, so a corrected province profile applies to the backlog;
+# `payload` is what was last sent. Claimed with center/leasing.py.
+upstream_outbox = Table(
+    "upstream_outbox", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("message_key", String(120), nullable=False, unique=True),   # kind:办件编号:评价次数
+    Column("kind", String(16), nullable=False),                        # evaluation | rectification
+    Column("evaluation_no", SmallInteger, nullable=False),             # 评价次数
+    Column("record_id", String(36), ForeignKey("records.id", name="fk_upstream_outbox_record_id"),
+           nullable=False, index=True),
+    Column("case_id", Integer, ForeignKey("cases.id", name="fk_upstream_outbox_case_id")),
+    Column("payload", JSON),                                           # as last sent (null: not tried yet)
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", DateTime, nullable=False),
+    Column("sent_at", DateTime),                                       # the province took it (or had it)
+    Column("last_attempt_at", DateTime),
+    Column("last_outcome", String(16)),                                # sent | already_sent | retry | unmappable
+    # the message's latest failure, kept after it is sent (the status page's "last error"):
+    # when, the HTTP status of that answer (null: no answer, or the profile could not map it), why
+    Column("last_status", Integer),
+    Column("last_failed_at", DateTime),
+    Column("last_error", Text),
+    Column("created_at", DateTime, nullable=False),
+    Index("ix_upstream_outbox_pending", "sent_at", "next_attempt_at"),
+    Index("ix_upstream_outbox_failed", "last_failed_at"),
+)
+
+# Stored records that do not go upstream, counted per (hall day, window, why):
+# unrated (never uploaded as a rating), no_case_no (the province keys by
+# 办件编号), same_key (another record already holds its 办件编号 and 评价次数).
+upstream_skips = Table(
+    "upstream_skips", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("day", Date, nullable=False),
+    Column("window_id", String(64), nullable=False),
+    Column("why", String(16), nullable=False),
+    Column("count", BigInteger, nullable=False, default=0),
+    Column("last_record_id", String(36), nullable=False),
+    UniqueConstraint("day", "window_id", "why", name="uq_upstream_skips_key"),
+)
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]

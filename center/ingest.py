@@ -34,7 +34,7 @@ from hallcore.hallclock import hall_day, to_db
 from hallcore.record import is_bad_review, parse_time, validate_record
 from hallcore.timebounds import DEFAULT_BOUNDS, TimeBounds
 
-from . import casework, channels
+from . import casework, channels, upstreamwork
 from .db import daily_stats, device_log, devices, record_conflicts, records
 from .enrollment import mismatch, region_for
 from .service import enrollment_from, locked_device
@@ -354,6 +354,7 @@ def _write(conn, center, device_id: str, items: list[Verdict], now: datetime, kn
     for v, row in stored:
         if row["bad"]:
             casework.open_case(conn, center, v.record, row, now)
+    upstreamwork.enqueue_stored(conn, center, [row for _, row in stored], now)   # the provincial push
     add_to_daily_stats(conn, deltas)
     return w
 

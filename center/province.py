@@ -107,6 +107,7 @@ class Province:
     constants: dict[str, Any] | None = None      # payload key → a fixed value
     answer: Answer = Answer()
     description: str = ""
+    idempotency_header: str | None = None        # HTTP header carrying the message key, if the province reads one
 
     @property
     def time_format(self) -> str:
@@ -137,7 +138,8 @@ class Province:
             other_reason=_code_or_none(t, "other_reason"),
             reason_separator=t.str("reason_separator", ",", empty=True) or ",",
             time_pattern=pattern, constants=_constants(t.table("constants")),
-            answer=_answer(t.table("answer")), description=t.str("description", "", empty=True))
+            answer=_answer(t.table("answer")), description=t.str("description", "", empty=True),
+            idempotency_header=_header(t, "idempotency_header"))
         if "status" in profile.fields:
             missing = [k for k in STATUSES if k not in profile.statuses]
             if missing:
@@ -246,6 +248,18 @@ def _code_or_none(t: Table, key: str) -> str | None:
     if not t.has(key):
         return None
     return str(_scalar(t, key))
+
+
+_HEADER = re.compile(r"[A-Za-z0-9-]{1,64}")
+
+
+def _header(t: Table, key: str) -> str | None:
+    name = t.str(key, "", empty=True)
+    if not name:
+        return None
+    if not _HEADER.fullmatch(name):
+        raise t.error(key, f"{name!r} is not an HTTP header name", 'e.g. "Idempotency-Key"')
+    return name
 
 
 def _constants(t: Table) -> dict[str, Any]:

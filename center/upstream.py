@@ -65,6 +65,16 @@ class UpstreamSettings:
     rectification_url: str | None = None     # where 整改 results go, if not to `url`
     timeout_s: float = 30.0
     retry: Retry = Retry()
+    tick_s: float = 30.0                     # the forwarder's pause between rounds when nothing is due
+    batch: int = 20                          # messages claimed per round
+
+    @property
+    def lease_s(self) -> float:
+        """How long a claimed batch is the claimer's: every message of it may take the whole timeout."""
+        return self.batch * (self.timeout_s + 5) + 60
+
+    def url_for(self, kind: str) -> str:
+        return self.rectification_url if kind == "rectification" and self.rectification_url else self.url
 
     @classmethod
     def from_table(cls, t: Table, base: Path) -> "UpstreamSettings | None":
@@ -89,7 +99,9 @@ class UpstreamSettings:
         s = cls(url=url, profile=province,
                 rectification_url=t.str("rectification_url", "", empty=True) or None,
                 timeout_s=t.float("timeout_s", 30.0, min=1.0, max=300.0),
-                retry=Retry(first, t.int("retry_max_s", 3600, min=first, max=7 * 86400)))
+                retry=Retry(first, t.int("retry_max_s", 3600, min=first, max=7 * 86400)),
+                tick_s=t.int("tick_s", 30, min=1, max=3600),
+                batch=t.int("batch", 20, min=1, max=500))
         t.reject_unknown()
         return s
 
@@ -233,6 +245,25 @@ def rectification_message(record: Mapping[str, Any], profile: Province, rectific
     return Message("rectification", message_key("rectification", record["case_no"], evaluation_no), payload)
 
 
+def second_evaluation_record(first: Mapping[str, Any], *, scale: int, rating: str, channel: str,
+                             at: datetime) -> dict[str, Any]:
+    """The record the province reads as 评价次数 2: the first evaluation's 办件,
+    window and staff with the 二次评价's level, channel (qr or phone) and time;
+    no reasons or comment (the 二次评价 takes a level only)."""
+    sc = SCALES.get(scale)
+    if sc is None:
+        raise UpstreamError(f"二次评价 scale={scale!r}: expected 3 or 5")
+    try:
+        level = sc.level(rating)
+    except KeyError as e:
+        raise UpstreamError(str(e.args[0])) from None
+    if at.utcoffset() is None:
+        raise UpstreamError(f"二次评价 time {at!r} has no offset")
+    return {**first, "result": "rated", "scale": scale, "rating": level.name, "rating_label": level.label,
+            "satisfaction_code": level.satisfaction_code, "reasons": [], "comment": None,
+            "channel": channel, "voted_at": at.isoformat(timespec="seconds")}
+
+
 def _payload(values: Mapping[str, Any], profile: Province, skip: set[str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for source, key in profile.fields.items():
@@ -339,4 +370,4 @@ def after_attempt(outcome: Outcome, failures: int, now: datetime, retry: Retry) 
 __all__ = ["MESSAGE_KINDS", "Message", "NotUploaded", "Outcome", "Rectification", "Retry", "Step",
            "UpstreamError", "UpstreamSettings", "after_attempt", "classify", "evaluation", "hall_time",
            "level_of", "message_key", "messages", "preview", "reason_codes", "rectification_message",
-           "satisfaction_code", "uploadable"]
+           "satisfaction_code", "second_evaluation_record", "uploadable"]

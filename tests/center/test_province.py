@@ -76,6 +76,7 @@ def test_every_default_reason_has_its_own_code_in_the_shipped_profile(hunan):
     (lambda d: d["reasons"].update({"乱收费": True}), r"reasons\.乱收费: expected a code"),
     (lambda d: d.update(colour="red"), r"colour: is not a known key"),
     (lambda d: d["answer"].update(retry=3), r"answer\.retry: is not a known key"),
+    (lambda d: d.update(idempotency_header="Idempotency Key"), r"idempotency_header: 'Idempotency Key' is not an HTTP"),
 ])
 def test_bad_profiles_name_the_key(change, message):
     data = raw()
@@ -83,6 +84,11 @@ def test_bad_profiles_name_the_key(change, message):
     with pytest.raises(ConfigError, match=message) as e:
         profile(data)
     assert str(e.value).startswith("p.toml: ")
+
+
+def test_an_idempotency_header_is_optional():
+    assert profile().idempotency_header is None
+    assert profile(idempotency_header="X-Request-Id").idempotency_header == "X-Request-Id"
 
 
 def test_the_shipped_profile_loads_from_the_package():

@@ -8,7 +8,7 @@ import pytest
 from center.province import DEFAULT_CHANNELS, Province, profile_path
 from center.upstream import (
     NotUploaded, Outcome, Rectification, Retry, UpstreamError, UpstreamSettings, after_attempt, classify,
-    evaluation, level_of, messages, preview, rectification_message, satisfaction_code,
+    evaluation, level_of, messages, preview, rectification_message, satisfaction_code, second_evaluation_record,
 )
 from hallcore.config import ConfigError, Table
 from hallcore.hallclock import DEFAULT_TZ, set_hall_zone, zone_named
@@ -232,11 +232,28 @@ def test_retries_double_to_the_cap_and_never_end():
 
 # ------------------------------------------------------------------ [upstream] settings
 
+def test_the_second_evaluation_is_the_first_record_with_its_own_level_channel_and_time(hunan):
+    first = vote(3, "dissatisfied")
+    at = T + timedelta(days=3)
+    rec = second_evaluation_record(first, scale=3, rating="basically_satisfied", channel="phone", at=at)
+    m = evaluation(rec, hunan, evaluation_no=2)
+    assert m.key == f"evaluation:{first['case_no']}:2"
+    p = m.payload
+    assert (p["satisfaction"], p["pf"], p["assessNumber"], p["proStatus"]) == (3, 6, 2, 1)
+    assert (p["assessTime"], p["projectNo"]) == ("2026-11-30 15:00:00", first["case_no"])
+    assert (p["evalDetail"], p["writingEvaluation"]) == ("", "")
+    assert first["rating"] == "dissatisfied"                        # the first record is not changed
+    with pytest.raises(UpstreamError, match="very_bad"):
+        second_evaluation_record(first, scale=3, rating="very_bad", channel="qr", at=at)
+
+
 def test_upstream_settings(tmp_path):
     assert UpstreamSettings.from_table(Table({}, "upstream"), tmp_path) is None
     s = UpstreamSettings.from_table(Table({"url": "https://hcp.example/api", "profile": "hunan-example",
                                            "retry_first_s": 10, "retry_max_s": 600}, "upstream"), tmp_path)
     assert s.profile.name == "hunan-example" and s.retry == Retry(10, 600) and s.rectification_url is None
+    assert (s.tick_s, s.batch, s.lease_s) == (30, 20, 20 * 35 + 60)       # a batch may take every timeout
+    assert s.url_for("rectification") == s.url_for("evaluation") == "https://hcp.example/api"
     own = tmp_path / "mine.toml"
     own.write_bytes(HUNAN.read_bytes().replace(b'data_source = "000"', b'data_source = "043"'))
     s = UpstreamSettings.from_table(Table({"url": "http://127.0.0.1:9/x", "profile": "mine.toml"}, "upstream"),
@@ -252,6 +269,8 @@ def test_upstream_settings(tmp_path):
     ({"url": "https://x", "profile": "hunan-example", "retry_first_s": 60, "retry_max_s": 30},
      r"upstream\.retry_max_s: 30 is out of range"),
     ({"url": "https://x", "profile": "hunan-example", "speed": 1}, r"upstream\.speed: is not a known key"),
+    ({"url": "https://x", "profile": "hunan-example", "batch": 0}, r"upstream\.batch: 0 is out of range"),
+    ({"url": "https://x", "profile": "hunan-example", "tick_s": 0}, r"upstream\.tick_s: 0 is out of range"),
 ])
 def test_bad_upstream_settings(tmp_path, table, message):
     with pytest.raises(ConfigError, match=message):
