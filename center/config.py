@@ -15,6 +15,7 @@ from hallcore.hallclock import DEFAULT_TZ
 from hallcore.record import is_region_code
 from hallcore.timebounds import DEFAULT_BOUNDS, EARLIEST, TimeBounds
 
+from .anomalies import AnomalyConfig
 from .sampling import SamplingError, as_share
 
 
@@ -60,6 +61,8 @@ class CenterConfig:
     qr_secrets_file: Path | None = None  # [qr] secrets_file: per-hall QR check-code secrets (center/qrcheck.py)
     alerts: AlertConfig = field(default_factory=AlertConfig)
     supervision: SupervisionConfig = field(default_factory=SupervisionConfig)
+    anomalies: AnomalyConfig = field(default_factory=AnomalyConfig)   # [anomalies]: the flags' thresholds
+    flag_scan_s: int = 3600              # [anomalies] scan_every_s: the worker's scan interval (0: off)
 
     def department(self, window_id: str) -> str:
         return self.departments.get(window_id, "未分配部门")
@@ -129,6 +132,8 @@ def load_config(path: str | Path) -> CenterConfig:
     sv = root.table("supervision")
     d = root.table("departments")
     q = root.table("qr")
+    an = root.table("anomalies")
+    flag_scan_s = an.int("scan_every_s", 3600, min=0, max=7 * 86400)   # read before from_table refuses unknown keys
     for k, v in d.data.items():
         if not isinstance(v, str) or not v.strip():
             raise d.error(k, f"expected a department name, got {v!r}", '"03" = "不动产登记"')
@@ -167,6 +172,8 @@ def load_config(path: str | Path) -> CenterConfig:
         qr_secrets_file=q.path("secrets_file", None, base=base),
         alerts=alerts,
         supervision=_supervision(sv),
+        anomalies=AnomalyConfig.from_table(an),
+        flag_scan_s=flag_scan_s,
     )
     for t in (root, c, a, sv, q):
         t.reject_unknown()

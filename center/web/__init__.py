@@ -1,8 +1,8 @@
 """The staff dashboard: server-rendered Chinese HTML (Jinja2), one router per area.
 
 auth (login, logout), cases, comments (综合点评), stats, devices, export, and
-for supervisors supervision (监督查评), rectification (整改重点) and directory
-(部门窗口目录); and qr, the citizen's public QR rating page (no login). Every
+for supervisors supervision (监督查评), rectification (整改重点), directory
+(部门窗口目录) and flags (异常标记, never shown to the staff they concern); and qr, the citizen's public QR rating page (no login). Every
 handler gets the logged-in actor and its scope from one dependency
 (deps.CurrentActor; deps.Supervisor for the supervisors' pages):
 handlers see their own window, supervisors everything. Sessions live in the
@@ -23,14 +23,14 @@ from hallcore.packagedata import shipped
 from .. import sessions
 from ..sessions import SessionPolicy
 from ..throttle import LoginThrottle
-from . import auth, cases, comments, devices, directory, export, qr, rectification, stats, supervision
+from . import auth, cases, comments, devices, directory, export, flags, qr, rectification, stats, supervision
 from .deps import Dashboard, Forbidden, NotLoggedIn, page
 from .hashing import PasswordChecks
 from .headers import SecurityHeaders
 from .secret import session_secret
 
 ROUTERS = (auth.router, cases.router, comments.router, supervision.router, stats.router,
-           devices.router, export.router, rectification.router, directory.router)
+           devices.router, export.router, rectification.router, directory.router, flags.router)
 STATIC = shipped("center", "static")
 
 
