@@ -7,8 +7,9 @@ visit_disagreement) judge the last ended block of `period_days` hall days
 (anomalies.Period.last_complete); the others (top_burst,
 voted_before_finish, phone_many_bad) judge every ended hall day from that
 block's first through yesterday. Today is never judged, so a flag's
-evidence does not change while the day goes on. The records are read by
-`records.day` (indexed) and streamed: only the Observed stay in memory.
+evidence does not change while the day goes on. The records are read one
+hall day at a time by `records.day` (indexed), each day in a transaction of
+its own: only the Observed stay in memory, and no lock is held for a scan.
 
 Storing: a flag is inserted once by its key (INSERT … ON CONFLICT DO NOTHING
 on the unique key), so scans again and again, or two center instances at
@@ -44,7 +45,6 @@ from .sqlutil import insert_for
 log = logging.getLogger("center.flags")
 
 CHUNK = 500                  # ids per IN (…): well under SQLite's bound-parameter limit
-STREAM_ROWS = 1000           # records fetched at a time by the scan
 MAX_NOTE = 1000
 MAX_LISTED = 200             # flags on one page of the list (newest first)
 EVIDENCE_ON_LIST = 10        # records shown with each flag on the list; the flag's page shows all
@@ -89,13 +89,16 @@ def scan(center, *, today: date | None = None) -> ScanResult:
     out = ScanResult(period, first, last)
     observed: list[Observed] = []
     staff_of: dict[str, str] = {}
-    with center.engine.connect() as conn:
-        q = (select(records.c.id, records.c.staff_id, records.c.day, records.c.body)
-             .where(records.c.day >= first, records.c.day <= last)
-             .execution_options(yield_per=STREAM_ROWS))
-        for row in conn.execute(q):
+    day = first
+    while day <= last:
+        # one short read per hall day: on SQLite every transaction holds the
+        # write lock (db._sqlite_write_locks), and ingest must not wait a whole scan
+        with center.engine.connect() as conn:
+            rows = conn.execute(select(records.c.id, records.c.staff_id, records.c.body)
+                                .where(records.c.day == day)).all()
+        for row in rows:
             out.records += 1
-            if period.first <= row.day <= period.last:
+            if period.first <= day <= period.last:
                 staff_of[row.id] = row.staff_id        # unusable ones too: visits name their staff
             try:
                 observed.append(observe(row.body))
@@ -103,6 +106,8 @@ def scan(center, *, today: date | None = None) -> ScanResult:
                 out.unusable += 1
                 if out.unusable <= UNUSABLE_LOGGED:
                     log.warning("flag scan: record %s left out: %s", row.id, e)
+        day += timedelta(days=1)
+    with center.engine.connect() as conn:
         visits = samplework.period_visits(conn, period.first, period.last)
     flags = all_flags(observed, period, cfg, visits=visits, staff_of=staff_of)
     out.tripped = len(flags)
