@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 from hallcore.hallclock import from_db, hall_day, show, show_seconds, to_db
 from hallcore.record import parse_time
@@ -230,7 +230,8 @@ def dismiss(center, flag_id: int, actor, note: str) -> None:
              actor.name, note)
 
 
-def evidence(conn, ids: Sequence[str], *, limit: int | None = None, kind: str = "") -> list[dict[str, Any]]:
+def evidence(conn, ids: Sequence[str], d: directory.Directory, *, limit: int | None = None,
+             kind: str = "") -> list[dict[str, Any]]:
     """The evidence records, earliest first (the first `limit`): what the page
     shows of each. No phone number: a 差评's is on its case page."""
     body = records.c.body
@@ -245,25 +246,14 @@ def evidence(conn, ids: Sequence[str], *, limit: int | None = None, kind: str = 
         rows.extend(conn.execute(q if limit is None else q.limit(limit)).all())
     rows.sort(key=lambda r: (r.at, r.id))
     rows = rows if limit is None else rows[:limit]
-    d = directory_db.load(conn)
     visits = samplework.visit_results(conn, [r.id for r in rows]) if kind == "visit_disagreement" else {}
     return [dict(id=r.id, at=show_seconds(from_db(r.at)), window=directory.window_label(d, r.window_id),
-                 staff=directory.staff_label(d, r.staff_id, r.staff_name), matter=r.matter_name,
-                 ticket=r.ticket or "", rating=r.rating_label if r.result == "rated" else "未评价",
+                 staff=directory.staff_label(d, r.staff_id, r.staff_name), staff_id=r.staff_id,
+                 staff_name=r.staff_name, matter=r.matter_name, ticket=r.ticket or "",
+                 rating=r.rating_label if r.result == "rated" else "未评价",
                  finished=show_seconds(parse_time(r.finished_at)) if r.finished_at else "",
                  visit=visits.get(r.id, ""), case_id=r.case_id)
             for r in rows]
-
-
-def staff_names(conn, staff_ids: Iterable[str]) -> dict[str, str]:
-    """A staff member's name as their records carry it (for a hall without a directory)."""
-    ids = sorted(set(staff_ids))
-    out: dict[str, str] = {}
-    for i in range(0, len(ids), CHUNK):
-        q = (select(records.c.staff_id, func.max(records.c.staff_name))
-             .where(records.c.staff_id.in_(ids[i:i + CHUNK])).group_by(records.c.staff_id))
-        out.update(dict(conn.execute(q).all()))
-    return out
 
 
 def subject_label(row, d: directory.Directory, names: dict[str, str]) -> str:
@@ -292,20 +282,27 @@ def when_label(row) -> str:
     return f"{first.date()} 至 {last.date()}"
 
 
-def view(conn, row, *, evidence_limit: int | None = EVIDENCE_ON_LIST) -> dict[str, Any]:
-    """A flag as the pages show it."""
-    d = directory_db.load(conn)
-    names = staff_names(conn, row.staff_ids) if row.subject.startswith("staff:") else {}
+def view(conn, row, d: directory.Directory, *, evidence_limit: int | None = EVIDENCE_ON_LIST) -> dict[str, Any]:
+    """A flag as the pages show it (`d`: the directory, directory_db.load)."""
     limit = evidence_limit if evidence_limit is not None else MAX_EVIDENCE_SHOWN
+    shown = evidence(conn, row.evidence, d, limit=limit, kind=row.kind)
+    names = {e["staff_id"]: e["staff_name"] for e in shown}     # a staff flag's evidence is theirs
+    newer = None
+    if row.superseded_by:
+        newer = conn.execute(select(anomaly_flags.c.id).where(anomaly_flags.c.key == row.superseded_by)).scalar()
     return dict(id=row.id, key=row.key, kind=row.kind, label=KIND_LABELS.get(row.kind, row.kind),
                 subject=subject_label(row, d, names), when=when_label(row), summary=row.summary,
                 raised=show(from_db(row.raised_at)), state=row.state,
                 state_label=STATE_LABELS.get(row.state, row.state), count=len(row.evidence),
-                evidence=evidence(conn, row.evidence, limit=limit, kind=row.kind),
-                dismissed_by=row.dismissed_by, dismissed=show(from_db(row.dismissed_at)), note=row.note,
-                superseded_by=row.superseded_by)
+                evidence=shown, dismissed_by=row.dismissed_by, dismissed=show(from_db(row.dismissed_at)),
+                note=row.note, superseded_by=newer)
+
+
+def views(conn, rows, *, evidence_limit: int | None = EVIDENCE_ON_LIST) -> list[dict[str, Any]]:
+    d = directory_db.load(conn)
+    return [view(conn, r, d, evidence_limit=evidence_limit) for r in rows]
 
 
 __all__ = ["EVIDENCE_ON_LIST", "FlagError", "MAX_EVIDENCE_SHOWN", "STATE_LABELS", "ScanResult", "all_rows",
            "dismiss", "evidence", "flag_of", "flag_row", "flag_rows", "judged_days", "scan",
-           "scan_when_due", "subject_label", "view", "when_label"]
+           "scan_when_due", "subject_label", "view", "views", "when_label"]

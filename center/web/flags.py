@@ -32,7 +32,7 @@ def flags_page(request: Request, actor: FlagSupervisor, center: CenterDep, state
         raise Forbidden("没有这个分类")
     with center.engine.connect() as conn:
         rows = flagwork.flag_rows(conn, actor, states=states)
-        flags = [flagwork.view(conn, r) for r in rows]
+        flags = flagwork.views(conn, rows)
     return page(request, "flags.html", actor, flags=flags, state=state,
                 limit=flagwork.MAX_LISTED, shown=flagwork.EVIDENCE_ON_LIST,
                 period_days=center.cfg.anomalies.period_days, done=done)
@@ -43,7 +43,7 @@ def _flag_page(request, actor, center, flag_id: int, *, error=None, note="", sta
         row = flagwork.flag_row(conn, flag_id, actor)
         if row is None:
             raise Forbidden("没有这个标记")
-        flag = flagwork.view(conn, row, evidence_limit=None)
+        (flag,) = flagwork.views(conn, [row], evidence_limit=None)
     return page(request, "flag.html", actor, flag=flag, error=error, note=note,
                 max_shown=flagwork.MAX_EVIDENCE_SHOWN, max_note=flagwork.MAX_NOTE, status=status)
 

@@ -12,8 +12,9 @@ from sqlalchemy import select
 from center import flagwork
 from center.api import create_app
 from center.db import anomaly_flags, cases
+from center.ingest import ingest
 from tests.center.test_flagwork import IN_PERIOD, NOW, RULES, YESTERDAY, Hall
-from tests.support.center import Clock, make_center
+from tests.support.center import Clock, make_center, make_vote
 from tests.support.web import csrf_of, login
 
 PHONE = "13912345678"
@@ -160,3 +161,20 @@ def test_the_window_label_comes_from_the_directory(center):
 
 
 
+
+
+def test_a_superseded_flag_leaves_the_list_and_points_to_the_newer_one(center):
+    old = flag_ids(center)["phone_many_bad"]
+    fourth = make_vote("tab-07", 1, at=YESTERDAY + timedelta(hours=3), window_id="07", bad=True, phone=PHONE)
+    assert ingest(center, "tab-07", [fourth])[0]["status"] == "stored"
+    assert flagwork.scan(center).superseded == 1
+    with center.engine.connect() as conn:
+        new = conn.execute(select(anomaly_flags.c.id).where(anomaly_flags.c.state == "open",
+                                                            anomaly_flags.c.kind == "phone_many_bad")).scalar_one()
+    cl = login(create_app(center), "chen", "chen-pass-1")
+    listed = cl.get("/flags").text
+    assert f'id="flag-{new}"' in listed and f'id="flag-{old}"' not in listed
+    page = cl.get(f"/flags/{old}").text
+    assert "已被新标记取代" in page and f'<a href="/flags/{new}">标记 {new}</a>' in page
+    assert 'id="dismiss-form"' not in page
+    assert "4 条评价记录" in cl.get(f"/flags/{new}").text
