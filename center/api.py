@@ -22,7 +22,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from . import casework, upstreamwork
+from . import casework, flagwork, upstreamwork
 from .ingest import ingest, ingest_from, unstorable
 from .integration import IntegrationSender, client_for_token
 from .service import Center
@@ -344,7 +344,8 @@ def _add_error_handlers(app: FastAPI) -> None:
 
 def create_app(center: Center, *, worker: bool = False) -> FastAPI:
     """The whole center app: API, dashboard, and (with worker=True) the
-    background deadline/alert loop and the provincial forwarder."""
+    background deadline/alert loop (which also runs the anomaly flag scan)
+    and the provincial forwarder."""
     stop = threading.Event()
 
     def loop():
@@ -353,6 +354,7 @@ def create_app(center: Center, *, worker: bool = False) -> FastAPI:
                 casework.tick(center)
             except Exception:  # noqa: BLE001 - keep the worker alive, log the cause
                 log.exception("deadline/alert round failed; will retry")
+            flagwork.scan_when_due(center)      # anomaly flags, every [anomalies] scan_every_s
 
     @asynccontextmanager
     async def lifespan(_app):

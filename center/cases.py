@@ -51,6 +51,7 @@ class Actor:
     name: str
     role: str                 # "handler" | "supervisor" | "system"
     window_id: str | None = None
+    staff_id: str | None = None   # the user's own staff id, if any (anomalies.visible_to)
 
     @property
     def scope(self) -> str | None:

@@ -1,7 +1,7 @@
 """hall-center: serve, add-device, move-device, rotate-token, add-integration, qr-secret,
 add-user, passwd, disable-user, enable-user, rebuild-stats, calendar import,
 directory import/export, sample (center/samplecli.py), upstream preview/status/backfill
-(center/upstreamcli.py)."""
+(center/upstreamcli.py), flags scan/list (center/flagcli.py)."""
 from __future__ import annotations
 
 import argparse
@@ -13,7 +13,7 @@ from pathlib import Path
 from hallcore.config import ConfigError
 from hallcore.hallclock import HallTimeFormatter, set_hall_zone
 
-from . import samplecli, upstreamcli
+from . import flagcli, samplecli, upstreamcli
 from .config import load_config
 from .integration import IntegrationError
 from .service import Center, CenterError
@@ -116,8 +116,9 @@ def _password(args) -> str:
 
 
 def cmd_add_user(args) -> int:
-    _center(args).add_user(args.name, args.role, _password(args), args.window)
-    print(f"user {args.name} ({args.role}{', window ' + args.window if args.window else ''}) added.")
+    _center(args).add_user(args.name, args.role, _password(args), args.window, args.staff_id)
+    print(f"user {args.name} ({args.role}{', window ' + args.window if args.window else ''}"
+          f"{', staff ' + args.staff_id if args.staff_id else ''}) added.")
     return 0
 
 
@@ -337,6 +338,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("name")
     s.add_argument("--role", required=True, choices=["handler", "supervisor"])
     s.add_argument("--window", help="the handler's window")
+    s.add_argument("--staff-id", help="the user's own staff id (queue system), if the user also serves "
+                                      "at a window: anomaly flags about it are never shown to the user")
     s.add_argument("--password-file", help="read the password from this file instead of a prompt")
     s.set_defaults(func=cmd_add_user)
 
@@ -386,6 +389,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     samplecli.add_parser(sub, with_config)
     upstreamcli.add_parser(sub, with_config)
+    flagcli.add_parser(sub, with_config)
     return p
 
 

@@ -15,6 +15,7 @@ from hallcore.hallclock import DEFAULT_TZ
 from hallcore.record import is_region_code
 from hallcore.timebounds import DEFAULT_BOUNDS, EARLIEST, TimeBounds
 
+from .anomalies import AnomalyConfig
 from .sampling import SamplingError, as_share
 from .upstream import UpstreamSettings
 
@@ -70,6 +71,8 @@ class CenterConfig:
     supervision: SupervisionConfig = field(default_factory=SupervisionConfig)
     public: PublicConfig = field(default_factory=PublicConfig)
     upstream: UpstreamSettings | None = None     # [upstream]: the push to the provincial 好差评 system (off: None)
+    anomalies: AnomalyConfig = field(default_factory=AnomalyConfig)   # [anomalies]: the flags' thresholds
+    flag_scan_s: int = 3600              # [anomalies] scan_every_s: the worker's scan interval (0: off)
 
     def department(self, window_id: str) -> str:
         return self.departments.get(window_id, "未分配部门")
@@ -141,6 +144,8 @@ def load_config(path: str | Path) -> CenterConfig:
     q = root.table("qr")
     p = root.table("public")
     up = root.table("upstream")
+    an = root.table("anomalies")
+    flag_scan_s = an.int("scan_every_s", 3600, min=0, max=7 * 86400)   # read before from_table refuses unknown keys
     for k, v in d.data.items():
         if not isinstance(v, str) or not v.strip():
             raise d.error(k, f"expected a department name, got {v!r}", '"03" = "不动产登记"')
@@ -182,6 +187,8 @@ def load_config(path: str | Path) -> CenterConfig:
         public=PublicConfig(staff_names=p.bool("staff_names", False),
                             max_age_s=p.int("max_age_s", 300, min=0, max=86400)),
         upstream=UpstreamSettings.from_table(up, base),
+        anomalies=AnomalyConfig.from_table(an),
+        flag_scan_s=flag_scan_s,
     )
     for t in (root, c, a, sv, q, p):
         t.reject_unknown()

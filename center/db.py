@@ -379,6 +379,9 @@ users = Table(
     Column("password_hash", String(256), nullable=False),
     Column("created_at", DateTime, nullable=False),
     Column("disabled_at", DateTime),                 # set by disable-user: no login, no session
+    # the user's own staff id (the queue system's), if the user also serves at a
+    # window: anomaly flags about that staff member are never shown to the user
+    Column("staff_id", String(200)),
 )
 
 # Staff sessions (center/sessions.py): the cookie's random key, only as its SHA-256.
@@ -468,6 +471,38 @@ upstream_skips = Table(
     Column("count", BigInteger, nullable=False, default=0),
     Column("last_record_id", String(36), nullable=False),
     UniqueConstraint("day", "window_id", "why", name="uq_upstream_skips_key"),
+)
+
+FLAG_STATES = ("open", "dismissed", "superseded")
+
+# Anomaly flags for supervisors (rules: center/anomalies.py; scan and page:
+# center/flagwork.py): one row per Flag.key, inserted only if absent, so a
+# dismissed key is never raised again and two scans cannot double a flag.
+# Never shown to the staff it concerns (staff_ids; anomalies.visible_to).
+anomaly_flags = Table(
+    "anomaly_flags", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(64), nullable=False, unique=True),     # anomalies.Flag.key
+    Column("kind", String(32), nullable=False),                 # anomalies.KINDS
+    Column("subject", String(300), nullable=False),             # window:03, staff:1024, phone:<digest>
+    Column("window_id", String(64)),
+    Column("staff_ids", JSON, nullable=False),                  # the staff it concerns, sorted
+    Column("summary", Text, nullable=False),
+    Column("evidence", JSON, nullable=False),                   # record ids, sorted
+    Column("facts", JSON, nullable=False),
+    Column("period_first", Date),                               # the judged period (period rules only)
+    Column("period_last", Date),
+    Column("first_at", DateTime),                               # the evidence's first and last record (UTC)
+    Column("last_at", DateTime),
+    Column("raised_at", DateTime, nullable=False),
+    Column("state", String(16), nullable=False),                # FLAG_STATES
+    Column("superseded_by", String(64)),                        # the key of the flag with more evidence
+    Column("dismissed_by", String(64)),
+    Column("dismissed_at", DateTime),
+    Column("note", Text),                                       # the supervisor's, required to dismiss
+    Index("ix_anomaly_flags_state", "state", "raised_at"),
+    Index("ix_anomaly_flags_subject", "kind", "subject"),
+    CheckConstraint("state IN ('open', 'dismissed', 'superseded')", name="ck_anomaly_flags_state"),
 )
 
 

@@ -164,7 +164,7 @@ def public_typical_cases(conn, start: datetime, end: datetime):
 def session_login(conn, key_hash: str):
     """The session with this key hash joined with its user, or None."""
     q = (select(sessions.c.created_at, sessions.c.seen_at, sessions.c.csrf, users.c.name,
-                users.c.role, users.c.window_id, users.c.disabled_at)
+                users.c.role, users.c.window_id, users.c.disabled_at, users.c.staff_id)
          .join(users, users.c.name == sessions.c.user_name)
          .where(sessions.c.key_hash == key_hash))
     return conn.execute(q).first()

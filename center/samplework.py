@@ -281,12 +281,29 @@ def _latest_visits(conn, *where) -> list[Visit]:
             for r in latest.values()]
 
 
-def period_agreement(conn, start: date, end: date, scope: str | None = None) -> dict[str, WindowAgreement]:
-    """Per window, the return visits of records evaluated on hall days start..end."""
+def period_visits(conn, start: date, end: date, scope: str | None = None) -> list[Visit]:
+    """Each record's latest return visit, for records evaluated on hall days start..end."""
     where = [records.c.day >= start, records.c.day <= end]
     if scope is not None:
         where.append(records.c.window_id == scope)
-    return window_agreement(_latest_visits(conn, *where))
+    return _latest_visits(conn, *where)
+
+
+def visit_results(conn, record_ids: Iterable[str]) -> dict[str, str]:
+    """The latest return visit of each of these records, as the pages say it:
+    the phone rating's label, 未联系上 or 未评价 (records never called are absent)."""
+    ids = list(record_ids)
+    out: dict[str, str] = {}
+    for i in range(0, len(ids), 500):
+        for v in _latest_visits(conn, records.c.id.in_(ids[i:i + 500])):
+            out[v.record_id] = (_label(v.phone_scale, v.phone_rating) if v.phone_rating
+                                else "已联系，未评价" if v.reached else "未联系上")
+    return out
+
+
+def period_agreement(conn, start: date, end: date, scope: str | None = None) -> dict[str, WindowAgreement]:
+    """Per window, the return visits of records evaluated on hall days start..end."""
+    return window_agreement(period_visits(conn, start, end, scope))
 
 
 def sample_agreement(conn, sample_id: int) -> dict[str, WindowAgreement]:
@@ -312,5 +329,5 @@ def agreement_total(agreements: Iterable[WindowAgreement]) -> WindowAgreement:
 
 
 __all__ = ["Audit", "MAX_PERIOD_DAYS", "VISIT_CHANNEL", "agreement_rows", "agreement_total",
-           "call_list", "evaluated", "item_sample_id", "levels", "make_draw", "period_agreement", "record_visit",
+           "call_list", "evaluated", "item_sample_id", "levels", "make_draw", "period_agreement", "period_visits", "record_visit", "visit_results",
            "repeat", "sample", "sample_agreement", "sample_list"]

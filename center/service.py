@@ -164,7 +164,10 @@ class Center:
 
     # ------------------------------------------------------------ users
 
-    def add_user(self, name: str, role: str, password: str, window_id: str | None = None) -> None:
+    def add_user(self, name: str, role: str, password: str, window_id: str | None = None,
+                 staff_id: str | None = None) -> None:
+        """A dashboard user; `staff_id` is the user's own (queue system) staff id
+        if the user also serves at a window: no anomaly flag about it is shown to them."""
         if role not in ROLES:
             raise CenterError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
         if role == "handler" and not window_id:
@@ -173,10 +176,13 @@ class Center:
             raise CenterError("user name must be 1..64 characters")
         if problem := password_problem(password):
             raise CenterError(problem)
+        if staff_id is not None and not 1 <= len(staff_id.strip()) <= 200:
+            raise CenterError("--staff-id must be 1..200 characters")
         try:
             with self.engine.begin() as conn:
                 conn.execute(insert(users).values(
                     name=name, role=role, window_id=window_id if role == "handler" else None,
+                    staff_id=staff_id.strip() if staff_id else None,
                     password_hash=hash_password(password), created_at=to_db(self.clock())))
         except IntegrityError:
             raise CenterError(f"user {name!r} already exists") from None

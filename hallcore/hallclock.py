@@ -98,6 +98,11 @@ def show(t: datetime | None) -> str:
     return "" if t is None else in_hall(t).strftime("%Y-%m-%d %H:%M")
 
 
+def show_seconds(t: datetime | None) -> str:
+    """2026-11-27 15:00:05 in hall time, where seconds matter (ratings seconds apart)."""
+    return "" if t is None else in_hall(t).strftime("%Y-%m-%d %H:%M:%S")
+
+
 def compact(t: datetime | None) -> str:
     """GB/T 39046-2020 评价时间: YYYYMMDDThhmmss in hall time."""
     return "" if t is None else in_hall(t).strftime("%Y%m%dT%H%M%S")

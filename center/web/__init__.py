@@ -2,8 +2,9 @@
 
 auth (login, logout), cases, comments (综合点评), stats, devices, export, and
 for supervisors supervision (监督查评), rectification (整改重点), directory
-(部门窗口目录) and upstream (省平台上报); and qr, the citizen's public QR
-rating page, and public, the 面向社会公开 page (both without login). Every
+(部门窗口目录), upstream (省平台上报) and flags (异常标记, never shown to the
+staff they concern); and qr, the citizen's public QR rating page, and
+public, the 面向社会公开 page (both without login). Every
 handler gets the logged-in actor and its scope from one dependency
 (deps.CurrentActor; deps.Supervisor for the supervisors' pages):
 handlers see their own window, supervisors everything. Sessions live in the
@@ -25,7 +26,8 @@ from .. import sessions
 from ..sessions import SessionPolicy
 from ..throttle import LoginThrottle
 from . import (
-    auth, cases, comments, devices, directory, export, public, qr, rectification, stats, supervision, upstream,
+    auth, cases, comments, devices, directory, export, flags, public, qr, rectification, stats,
+    supervision, upstream,
 )
 from .deps import Dashboard, Forbidden, NotLoggedIn, page
 from .hashing import PasswordChecks
@@ -33,7 +35,8 @@ from .headers import SecurityHeaders
 from .secret import session_secret
 
 ROUTERS = (auth.router, cases.router, comments.router, supervision.router, stats.router,
-           devices.router, export.router, rectification.router, directory.router, upstream.router)
+           devices.router, export.router, rectification.router, directory.router, upstream.router,
+           flags.router)
 STATIC = shipped("center", "static")
 
 

@@ -88,7 +88,7 @@ def current_actor(request: Request, center: CenterDep, dash: DashboardDep) -> Ac
             queries.touch_session(conn, key_hash, to_db(now))
     request.state.csrf = s.csrf
     request.state.session = key_hash
-    return Actor(s.name, s.role, s.window_id)
+    return Actor(s.name, s.role, s.window_id, s.staff_id)
 
 
 CurrentActor = Annotated[Actor, Depends(current_actor)]

@@ -280,10 +280,8 @@ def test_flags_are_for_supervisors_and_never_for_the_staff_they_name():
     assert not visible_to(flag, Actor("li", "handler", "03"))
     assert not visible_to(flag, Actor("li", "handler", "04"))
     assert not visible_to(flag, Actor("1024", "supervisor"))          # the user is the staff member
-
-    class StaffActor(Actor):
-        staff_id = "1024"
-    assert not visible_to(flag, StaffActor("wang", "supervisor"))
+    assert not visible_to(flag, Actor("wang", "supervisor", staff_id="1024"))   # users.staff_id
+    assert visible_to(flag, Actor("wang", "supervisor", staff_id="2048"))
     assert not visible_to(flag, Actor("system", "system"))
 
 

@@ -17,7 +17,7 @@ from tests.support.center import Clock, make_center, make_vote
 from tests.support.web import login
 
 SAMPLE = {"case_id": "1", "device_id": "tab-03", "path": "dashboard.css", "sample_id": "1",
-          "item_id": "1"}
+          "item_id": "1", "flag_id": "1"}
 
 
 @pytest.fixture

@@ -238,11 +238,12 @@ class RunningCenter:
         finally:
             c.engine.dispose()
 
-    def add_user(self, name: str, role: str, password: str, window_id: str | None = None) -> None:
-        """A dashboard user (handler of `window_id`, or supervisor)."""
+    def add_user(self, name: str, role: str, password: str, window_id: str | None = None,
+                 staff_id: str | None = None) -> None:
+        """A dashboard user (handler of `window_id`, or supervisor; `staff_id`: its own)."""
         c = self._center()
         try:
-            c.add_user(name, role, password, window_id)
+            c.add_user(name, role, password, window_id, staff_id)
         finally:
             c.engine.dispose()
 
