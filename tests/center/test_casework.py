@@ -234,7 +234,8 @@ def test_morning_setting_is_respected(db_url, tmp_path, clock, webhook):
 
 
 def test_rectification_rate_counts_standing_cases_with_a_rectification(center):
-    rectified, appealed, _open = new_case(center, 1), new_case(center, 2), new_case(center, 3)
+    rectified, appealed = new_case(center, 1), new_case(center, 2)
+    new_case(center, 3)                                          # still open
     casework.act(center, rectified, "rectify", HANDLER, note="已增设引导岗")
     casework.act(center, appealed, "appeal", HANDLER, claim="mistaken", note="误触")
     casework.act(center, appealed, "uphold", BOSS, note="属实")
