@@ -1,6 +1,7 @@
 """The staff dashboard: server-rendered Chinese HTML (Jinja2), one router per area.
 
-auth (login, logout), cases, comments (综合点评), stats, devices, export, and
+auth (login, logout), cases, comments (综合点评), stats, report (绩效考核报表),
+devices, export, and
 for supervisors supervision (监督查评), rectification (整改重点) and directory
 (部门窗口目录); and qr, the citizen's public QR rating page (no login). Every
 handler gets the logged-in actor and its scope from one dependency
@@ -23,14 +24,14 @@ from hallcore.packagedata import shipped
 from .. import sessions
 from ..sessions import SessionPolicy
 from ..throttle import LoginThrottle
-from . import auth, cases, comments, devices, directory, export, qr, rectification, stats, supervision
+from . import auth, cases, comments, devices, directory, export, qr, rectification, report, stats, supervision
 from .deps import Dashboard, Forbidden, NotLoggedIn, page
 from .hashing import PasswordChecks
 from .headers import SecurityHeaders
 from .secret import session_secret
 
 ROUTERS = (auth.router, cases.router, comments.router, supervision.router, stats.router,
-           devices.router, export.router, rectification.router, directory.router)
+           report.router, devices.router, export.router, rectification.router, directory.router)
 STATIC = shipped("center", "static")
 
 
