@@ -208,6 +208,7 @@ def text_table(report: Report) -> str:
     """The report as a plain-text table for a terminal (CJK characters count two columns)."""
     cols, values = table(report)
     cells = [[c.header for c in cols]] + [[cell_text(c, v) for c, v in zip(cols, line)] for line in values]
+    cells[-1][0] = ""                                   # the total has no rank
     widths = [max(_width(line[i]) for line in cells) for i in range(len(cols))]
     out = [title(report), period_text(report), ""]
     for n, line in enumerate(cells):
