@@ -22,6 +22,12 @@
   function trend(d) {
     var rated = d.rated.reduce(function (a, b) { return a + b; }, 0);
     var rate = { valueFormatter: percent };
+    // a day or two with ratings (a new hall): each point says its rate
+    var sparse = d.good_rate.filter(function (v) { return v !== null; }).length <= 2;
+    function pointLabel(position) {
+      return { show: sparse, position: position, fontSize: 11,
+               formatter: function (p) { return percent(p.value); } };
+    }
     return {
       textStyle: { fontFamily: FONT },
       animation: false,
@@ -40,25 +46,31 @@
           itemStyle: { color: VOLUME }, z: 1 },
         // a day without scored evaluations has no point; the line joins the days that have
         { name: "好评率", type: "line", data: d.good_rate, connectNulls: true, showSymbol: true,
-          symbolSize: 7, itemStyle: { color: GOOD }, lineStyle: { width: 2 }, tooltip: rate, z: 3 },
+          symbolSize: 7, itemStyle: { color: GOOD }, lineStyle: { width: 2 }, tooltip: rate, z: 3,
+          label: pointLabel("top"), labelLayout: { hideOverlap: true } },
         { name: "差评率", type: "line", data: d.bad_rate, connectNulls: true, showSymbol: true,
-          symbolSize: 7, itemStyle: { color: BAD }, lineStyle: { width: 2 }, tooltip: rate, z: 3 }
+          symbolSize: 7, itemStyle: { color: BAD }, lineStyle: { width: 2 }, tooltip: rate, z: 3,
+          label: pointLabel("right"), labelLayout: { hideOverlap: true } }
       ],
       graphic: rated ? [] : [empty("该时段没有评价")]
     };
   }
 
   function distribution(d) {
+    var shown = d.items.filter(function (i) { return i.value > 0; });
+    var share = {};
+    shown.forEach(function (i) { share[i.name] = i.value + " 条（" + (100 * i.value / d.total).toFixed(1) + "%）"; });
     return {
       textStyle: { fontFamily: FONT },
       animation: false,
-      tooltip: { trigger: "item", formatter: "{b}：{c} 条（{d}%）" },
-      legend: { orient: "vertical", right: 8, top: "middle" },
+      tooltip: { trigger: "item", formatter: function (p) { return p.name + "：" + share[p.name]; } },
+      // the counts are in the legend: labels around a ring with small slices collide
+      legend: { bottom: 0, left: "center", itemGap: 12,
+                formatter: function (name) { return name + " " + share[name]; } },
       series: [{
-        name: "评价分布", type: "pie", radius: ["38%", "68%"], center: ["40%", "52%"],
-        avoidLabelOverlap: true,
-        label: { formatter: "{b}\n{c} 条 {d}%" },
-        data: d.items.filter(function (i) { return i.value > 0; }).map(function (i) {
+        name: "评价分布", type: "pie", radius: ["30%", "54%"], center: ["50%", "38%"],
+        label: { show: false }, labelLine: { show: false },
+        data: shown.map(function (i) {
           return { name: i.name, value: i.value, itemStyle: { color: RATING_COLORS[i.name] } };
         })
       }],
