@@ -122,6 +122,9 @@ def test_the_statistics_charts_and_the_chinese_date_fields(hall, browser_page):
         p.value = '2026-11-27'; p.dispatchEvent(new Event('change'));
     }""")
     expect(page.locator("input[name=end]")).to_have_value("2026年11月27日")
+    page.click("input[name=start] + button.hall-date-button")      # opens the browser's calendar
+    page.keyboard.press("Escape")
+    expect(start).to_have_value("2026年11月26日")
     page.click("form[action='/stats'] button[type=submit]")
     expect(page.locator(".card h2").first).to_have_text("合计（2026年11月26日 至 2026年11月27日）")
     assert "start=2026%E5%B9%B411%E6%9C%8826%E6%97%A5" in page.url       # sent as shown: 2026年11月26日
