@@ -12,6 +12,9 @@
     "非常不满意": "#b71c1c", "未评价": "#b0bec5", "申诉成立（不计分）": "#ffb74d"
   };
 
+  // a tooltip formatter's text is HTML: names come from tablets and the directory
+  function html(text) { return echarts.format.encodeHTML(String(text)); }
+
   function percent(v) { return v === null || v === undefined ? "—" : v.toFixed(1) + "%"; }
 
   function empty(text) {
@@ -63,7 +66,7 @@
     return {
       textStyle: { fontFamily: FONT },
       animation: false,
-      tooltip: { trigger: "item", formatter: function (p) { return p.name + "：" + share[p.name]; } },
+      tooltip: { trigger: "item", formatter: function (p) { return html(p.name + "：" + share[p.name]); } },
       // the counts are in the legend: labels around a ring with small slices collide
       legend: { bottom: 0, left: "center", itemGap: 12,
                 formatter: function (name) { return name + " " + share[name]; } },
@@ -88,7 +91,7 @@
       tooltip: { trigger: "axis", axisPointer: { type: "shadow" },
                  formatter: function (p) {
                    var i = p[0].dataIndex;
-                   return labels[i] + "<br>好评率 " + percent(d.good_rate[i]) + "（计分评价 " + d.scored[i] + "）";
+                   return html(labels[i]) + "<br>好评率 " + percent(d.good_rate[i]) + "（计分评价 " + d.scored[i] + "）";
                  } },
       grid: { left: 8, right: 64, top: 24, bottom: 24, containLabel: true },
       xAxis: { type: "value", min: 0, max: 100, axisLabel: { formatter: "{value}%" } },

@@ -165,7 +165,8 @@ def test_the_print_view_fits_a4_landscape_with_every_channel(running_center, bro
     hall = Center(load_config(c.config_path), clock=Clock(NOW))
     try:
         at = datetime(2026, 11, 27, 9, 0, tzinfo=DEFAULT_TZ)
-        assert ingest(hall, c.device_id, [make_vote(c.device_id, 1, at=at, staff_name="欧阳晓明明")])[0]["status"] == "stored"
+        assert ingest(hall, c.device_id, [make_vote(c.device_id, 1, at=at, staff_name="<i>欧阳晓明</i>")])[0]["status"] \
+            == "stored"
         add_client(hall, "county", "taojiang")
         sender = IntegrationSender("county", "taojiang")
         for seq, channel in enumerate(("pc", "mobile", "qr", "hall_terminal", "phone", "sms"), 1):
@@ -186,3 +187,14 @@ def test_the_print_view_fits_a4_landscape_with_every_channel(running_center, bro
     (OUT / "07-print-every-channel.pdf").write_bytes(page.pdf(format="A4", landscape=True,
                                                               prefer_css_page_size=True))
     page.screenshot(path=str(OUT / "07-print-every-channel.png"), full_page=True)
+    expect(page.locator("#report")).to_contain_text("<i>欧阳晓明</i>")     # a name is text, never markup
+
+    page.emulate_media(media="screen")
+    page.goto(f"{c.url}/report?{PERIOD}&by=staff")
+    chart_series(page, "ranking-data-chart")
+    tip = page.evaluate("""() => {
+        const c = echarts.getInstanceByDom(document.getElementById('ranking-data-chart'));
+        const labels = c.getOption().yAxis[0].data, i = labels.findIndex(l => l.includes('欧阳'));
+        return c.getOption().tooltip[0].formatter([{dataIndex: i}]);
+    }""")
+    assert "&lt;i&gt;欧阳晓明&lt;/i&gt;" in tip and "<i>" not in tip
