@@ -158,14 +158,12 @@ def write_change(conn, center, row, ch: Change, actor: Actor, now: datetime,
 
 
 def _exclude_from_scores(conn, rec: Mapping[str, Any], department: str) -> None:
-    """An upheld appeal: the bad review stays stored but leaves the scores."""
-    at = parse_time(rec.get("voted_at"))
+    """An upheld appeal: the bad review stays stored but leaves the scores
+    (its own daily_stats row, by the key ingest counted it under)."""
+    from .ingest import STATS_KEY_COLUMNS, stats_key      # ingest imports this module
+    key = stats_key(rec, hall_day(parse_time(rec.get("voted_at"))), department)
     conn.execute(update(daily_stats).where(
-        daily_stats.c.day == hall_day(at), daily_stats.c.department == department,
-        daily_stats.c.window_id == rec["window_id"],
-        daily_stats.c.staff_id == rec["staff_id"], daily_stats.c.staff_name == rec["staff_name"],
-        daily_stats.c.matter_code == rec["matter_code"],
-        daily_stats.c.matter_name == rec["matter_name"],
+        *(getattr(daily_stats.c, c) == v for c, v in zip(STATS_KEY_COLUMNS, key)),
     ).values(excluded=daily_stats.c.excluded + 1))
 
 

@@ -1,5 +1,5 @@
 """hall-center: serve, add-device, move-device, rotate-token, add-integration, qr-secret,
-add-user, passwd, disable-user, enable-user, rebuild-stats, calendar import,
+add-user, passwd, disable-user, enable-user, rebuild-stats, report, calendar import,
 directory import/export, sample (center/samplecli.py), upstream preview/status/backfill
 (center/upstreamcli.py), flags scan/list (center/flagcli.py)."""
 from __future__ import annotations
@@ -144,6 +144,39 @@ def cmd_rebuild_stats(args) -> int:
     from .stats import rebuild_daily_stats
     n = rebuild_daily_stats(_center(args).engine)
     print(f"daily statistics rebuilt from {n} records.")
+    return 0
+
+
+def _report_day(value: str):
+    from datetime import date
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date YYYY-MM-DD") from None
+
+
+def cmd_report(args) -> int:
+    """The assessment report (center/assessment.py), as on the dashboard's /report."""
+    from hallcore.fsutil import atomic_write_bytes
+    from hallcore.hallclock import in_hall
+
+    from . import assessment, assessment_db
+    from .assessment_xlsx import xlsx_bytes
+    if args.start > args.end:
+        raise CenterError(f"--from {args.start} is after --to {args.end}")
+    center = _center(args)
+    with center.engine.connect() as conn:
+        rep = assessment_db.load(conn, args.start, args.end, args.by)
+    if args.xlsx:
+        path = Path(args.xlsx)
+        try:
+            atomic_write_bytes(path, xlsx_bytes(rep, in_hall(center.clock())))
+        except OSError as e:
+            raise CenterError(f"cannot write {path}: {e.strerror or e}") from None
+        print(f"{assessment.title(rep)}, {args.start} to {args.end}: {len(rep.units)} units "
+              f"written to {path}.")
+    else:
+        sys.stdout.write(assessment.text_table(rep))
     return 0
 
 
@@ -360,6 +393,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = with_config(sub.add_parser("rebuild-stats", help="recompute the daily statistics from the records"))
     s.set_defaults(func=cmd_rebuild_stats)
+
+    s = with_config(sub.add_parser(
+        "report", help="the assessment report (绩效考核) of a period: a table, or an XLSX file",
+        description="Per department, window or staff member: evaluations by channel, 好评率, 差评率, "
+                    "参评率, 差评 cases closed on time, 整改率, agreement with the 监督查评 return "
+                    "visits and the rank (by 好评率, then by the number of scored evaluations; "
+                    "ties share a rank). The same numbers as the dashboard's /report page."))
+    s.add_argument("--from", dest="start", required=True, type=_report_day, metavar="YYYY-MM-DD",
+                   help="first hall day of the period")
+    s.add_argument("--to", dest="end", required=True, type=_report_day, metavar="YYYY-MM-DD",
+                   help="last hall day of the period (included)")
+    s.add_argument("--by", choices=["department", "window", "staff"], default="department")
+    s.add_argument("--xlsx", metavar="FILE", help="write the report as an Excel file instead of "
+                                                  "printing a table")
+    s.set_defaults(func=cmd_report)
 
     calendar = sub.add_parser("calendar", help="the working-day calendar (holiday override file)")
     calendar_sub = calendar.add_subparsers(dest="calendar_command", required=True)

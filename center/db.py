@@ -57,6 +57,7 @@ records = Table(
     Column("result", String(8), nullable=False),
     Column("satisfaction_code", Integer),
     Column("bad", Boolean, nullable=False),
+    Column("channel", String(16), nullable=False),   # 评价渠道 (center/channels.py), as in the body
     Column("day", Date, nullable=False),             # hall-local day of the vote (or prompt)
     Column("at", DateTime, nullable=False),          # voted_at (or prompted_at), UTC
     Column("received_at", DateTime, nullable=False),
@@ -90,8 +91,10 @@ device_log = Table(
     Column("enrollment", JSON, nullable=False),               # hall, window, region after
 )
 
-# One row per (day, department, window, staff, matter): what the statistics
-# page reads, so its cost does not grow with the number of records.
+# One row per (day, department, window, staff, matter, channel, rating): what
+# the statistics pages read, so their cost does not grow with the number of
+# records. satisfaction_code is the record's (GB/T 39046 A.8), 0 for an
+# unrated record (a key column cannot be NULL: NULLs never conflict).
 daily_stats = Table(
     "daily_stats", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
@@ -102,13 +105,16 @@ daily_stats = Table(
     Column("staff_name", String(200), nullable=False),
     Column("matter_code", String(200), nullable=False),
     Column("matter_name", String(200), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("satisfaction_code", SmallInteger, nullable=False),
     Column("total", BigInteger, nullable=False, default=0),
     Column("rated", BigInteger, nullable=False, default=0),
     Column("good", BigInteger, nullable=False, default=0),
     Column("bad", BigInteger, nullable=False, default=0),
     Column("excluded", BigInteger, nullable=False, default=0),   # bad reviews upheld on appeal
     UniqueConstraint("day", "department", "window_id", "staff_id", "staff_name",
-                     "matter_code", "matter_name", name="uq_daily_stats_key"),
+                     "matter_code", "matter_name", "channel", "satisfaction_code",
+                     name="uq_daily_stats_key"),
 )
 
 # 综合点评: what staff enter from the 意见箱, the 热线电话 and the 形象监督员

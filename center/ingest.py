@@ -139,18 +139,21 @@ def record_row(rec: Mapping[str, Any], department: str, received_at: datetime) -
         "staff_id": rec["staff_id"], "staff_name": rec["staff_name"],
         "matter_code": rec["matter_code"], "matter_name": rec["matter_name"],
         "result": rec["result"], "satisfaction_code": rec.get("satisfaction_code"),
-        "bad": is_bad_review(rec), "day": hall_day(at), "at": to_db(at),
+        "bad": is_bad_review(rec), "channel": rec["channel"], "day": hall_day(at), "at": to_db(at),
         "received_at": to_db(received_at), "body": dict(rec),
     }
 
 
 def stats_key(rec: Mapping[str, Any], day, department: str) -> tuple:
+    """The record's daily_stats row, in STATS_KEY_COLUMNS order (an unrated
+    record's satisfaction code is 0)."""
     return (day, department, rec["window_id"], rec["staff_id"], rec["staff_name"],
-            rec["matter_code"], rec["matter_name"])
+            rec["matter_code"], rec["matter_name"], rec["channel"],
+            rec.get("satisfaction_code") or 0)
 
 
 STATS_KEY_COLUMNS = ("day", "department", "window_id", "staff_id", "staff_name",
-                     "matter_code", "matter_name")
+                     "matter_code", "matter_name", "channel", "satisfaction_code")
 STATS_COUNTS = ("total", "rated", "good", "bad", "excluded")
 
 

@@ -13,19 +13,21 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Iterable
+from typing import Any
 
 from sqlalchemy import func, insert, select
 
 from hallcore.hallclock import from_db, show, to_db
 from hallcore.record import SCALES, parse_time
 
-from . import channels
+from . import channels, stats
 from .cases import Actor
 from .db import records, return_visits, sample_items, samples
+from .directory import Directory
 from .sampling import (
-    MAX_SEED, Agreement, Draw, Evaluated, SamplingError, Visit, WindowAgreement, as_share, check_visit,
-    compare, draw, new_seed, unconfirmed_good, window_agreement,
+    MAX_SEED, Agreement, Draw, Evaluated, SamplingError, Visit, WindowAgreement, agreement_by,
+    agreement_total, as_share,
+    check_visit, compare, draw, new_seed, unconfirmed_good, window_agreement,
 )
 
 log = logging.getLogger("center.sampling")
@@ -266,27 +268,38 @@ def _reached_before(conn, record_id: str) -> bool:
 
 # ------------------------------------------------------------------ agreement
 
-def _latest_visits(conn, *where) -> list[Visit]:
-    """Each record's latest call (over every draw it was in), as sampling.Visit."""
+def _latest(conn, *where, columns: tuple[str, ...] = ()) -> list[tuple[tuple, Visit]]:
+    """Each record's latest call (over every draw it was in), as sampling.Visit,
+    with the record's values of `columns`."""
     body = records.c.body
     q = (select(return_visits, sample_items.c.record_id, records.c.window_id,
                 body["scale"].as_integer().label("tablet_scale"),
-                body["rating"].as_string().label("tablet_rating"))
+                body["rating"].as_string().label("tablet_rating"),
+                *(getattr(records.c, c).label(f"unit_{c}") for c in columns))
          .select_from(return_visits.join(sample_items, sample_items.c.id == return_visits.c.item_id)
                       .join(records, records.c.id == sample_items.c.record_id))
          .where(*where).order_by(return_visits.c.id))
     latest = {r.record_id: r for r in conn.execute(q)}
-    return [Visit(r.record_id, r.window_id, r.tablet_scale, r.tablet_rating, r.reached,
-                  r.phone_rating, r.phone_scale or r.tablet_scale, r.remarks)
+    return [(tuple(getattr(r, f"unit_{c}") for c in columns),
+             Visit(r.record_id, r.window_id, r.tablet_scale, r.tablet_rating, r.reached,
+                   r.phone_rating, r.phone_scale or r.tablet_scale, r.remarks))
             for r in latest.values()]
+
+
+def _latest_visits(conn, *where) -> list[Visit]:
+    return [v for _, v in _latest(conn, *where)]
+
+
+def _period(start: date, end: date, scope: str | None) -> list:
+    where = [records.c.day >= start, records.c.day <= end]
+    if scope is not None:
+        where.append(records.c.window_id == scope)
+    return where
 
 
 def period_visits(conn, start: date, end: date, scope: str | None = None) -> list[Visit]:
     """Each record's latest return visit, for records evaluated on hall days start..end."""
-    where = [records.c.day >= start, records.c.day <= end]
-    if scope is not None:
-        where.append(records.c.window_id == scope)
-    return _latest_visits(conn, *where)
+    return _latest_visits(conn, *_period(start, end, scope))
 
 
 def visit_results(conn, record_ids: Iterable[str]) -> dict[str, str]:
@@ -306,6 +319,15 @@ def period_agreement(conn, start: date, end: date, scope: str | None = None) -> 
     return window_agreement(period_visits(conn, start, end, scope))
 
 
+def unit_agreement(conn, start: date, end: date, by: str, scope: str | None = None,
+                   directory: Directory | None = None) -> dict[tuple, WindowAgreement]:
+    """The same visits as `period_agreement`, per row key of stats.summary
+    grouped `by` (department, window, staff, matter: stats.grouping)."""
+    base, row_of = stats.grouping(by, directory if directory is not None else Directory())
+    pairs = _latest(conn, *_period(start, end, scope), columns=base)
+    return agreement_by((row_of(k)[0], v) for k, v in pairs)
+
+
 def sample_agreement(conn, sample_id: int) -> dict[str, WindowAgreement]:
     """Per window, the return visits of one draw's records."""
     return window_agreement(_latest_visits(conn, sample_items.c.sample_id == sample_id))
@@ -319,15 +341,6 @@ def agreement_rows(agreements: dict[str, WindowAgreement], cfg) -> list[dict[str
             for a in agreements.values()]
 
 
-def agreement_total(agreements: Iterable[WindowAgreement]) -> WindowAgreement:
-    t = WindowAgreement("合计")
-    for a in agreements:
-        for f in ("visits", "reached", "rated", "exact", "agree", "disagree", "induced",
-                  "good_checked", "good_confirmed"):
-            setattr(t, f, getattr(t, f) + getattr(a, f))
-    return t
-
-
 __all__ = ["Audit", "MAX_PERIOD_DAYS", "VISIT_CHANNEL", "agreement_rows", "agreement_total",
-           "call_list", "evaluated", "item_sample_id", "levels", "make_draw", "period_agreement", "period_visits", "record_visit", "visit_results",
-           "repeat", "sample", "sample_agreement", "sample_list"]
+           "call_list", "evaluated", "item_sample_id", "levels", "make_draw", "period_agreement", "period_visits",
+           "record_visit", "repeat", "sample", "sample_agreement", "sample_list", "unit_agreement", "visit_results"]

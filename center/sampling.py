@@ -15,7 +15,7 @@ import random
 import secrets
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Iterable
+from typing import Any, Iterable
 
 from hallcore.record import SCALES
 
@@ -188,10 +188,17 @@ class WindowAgreement:
 
 def window_agreement(visits: Iterable[Visit]) -> dict[str, WindowAgreement]:
     """Per window: visits, reached, compared, agreeing, disagreeing, induced."""
-    out: dict[str, WindowAgreement] = {}
-    for v in visits:
+    return dict(sorted(agreement_by((v.window_id, v) for v in visits).items()))
+
+
+def agreement_by(visits: Iterable[tuple[Any, Visit]]) -> dict[Any, WindowAgreement]:
+    """The same counts per any unit: (unit key, visit) pairs, e.g. a
+    department or a staff member (the assessment report); each
+    WindowAgreement is named by str(key)."""
+    out: dict[Any, WindowAgreement] = {}
+    for key, v in visits:
         check_visit(v)
-        w = out.setdefault(v.window_id, WindowAgreement(v.window_id))
+        w = out.setdefault(key, WindowAgreement(str(key)))
         w.visits += 1
         if not v.reached:
             continue
@@ -207,7 +214,17 @@ def window_agreement(visits: Iterable[Visit]) -> dict[str, WindowAgreement]:
         if not SCALES[v.tablet_scale].level(v.tablet_rating).bad:
             w.good_checked += 1
             w.good_confirmed += a.same_class
-    return dict(sorted(out.items()))
+    return out
+
+
+def agreement_total(agreements: Iterable[WindowAgreement], name: str = "合计") -> WindowAgreement:
+    """The counts of several units added up (the rates follow from them)."""
+    t = WindowAgreement(name)
+    for a in agreements:
+        for f in ("visits", "reached", "rated", "exact", "agree", "disagree", "induced",
+                  "good_checked", "good_confirmed"):
+            setattr(t, f, getattr(t, f) + getattr(a, f))
+    return t
 
 
 def unconfirmed_good(w: WindowAgreement, *, min_checked: int = 5, min_confirmed: float = 0.8) -> bool:
@@ -218,5 +235,5 @@ def unconfirmed_good(w: WindowAgreement, *, min_checked: int = 5, min_confirmed:
 
 
 __all__ = ["Agreement", "Draw", "Evaluated", "SamplingError", "Visit", "WindowAgreement",
-           "as_share", "check_visit", "compare", "draw", "draw_key", "new_seed", "sample_size",
+           "agreement_by", "agreement_total", "as_share", "check_visit", "compare", "draw", "draw_key", "new_seed", "sample_size",
            "unconfirmed_good", "window_agreement"]

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from html import escape
 from typing import Callable
 
 from sqlalchemy import and_, case, delete, func, insert, select
 from sqlalchemy.engine import Engine
 
-from hallcore.hallclock import hall_today, hall_zone, to_db
+from hallcore.hallclock import hall_zone, to_db
+from hallcore.record import SCALES
 
 from .db import cases, daily_stats, records
 from .directory import UNKNOWN, Directory, department_of, in_use, staff_label, window_label
@@ -183,45 +183,56 @@ def trend(conn, start: date, end: date, window_id: str | None = None) -> list[tu
     return out
 
 
-def trend_svg(points: list[tuple[date, Row]], start: date | None = None, end: date | None = None,
-              width: int = 720, height: int = 220) -> str:
-    """A small line chart of 好评率 (green) and 差评率 (red) per day, the
-    x axis spanning start..end (default: the first to the last point)."""
-    pad_l, pad_r, pad_t, pad_b = 44, 12, 12, 28
-    w, h = width - pad_l - pad_r, height - pad_t - pad_b
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-             f'viewBox="0 0 {width} {height}" role="img" aria-label="好评率与差评率趋势">',
-             f'<rect x="{pad_l}" y="{pad_t}" width="{w}" height="{h}" fill="#fafafa" stroke="#ccc"/>']
-    for frac in (0, 0.25, 0.5, 0.75, 1):
-        y = pad_t + h - frac * h
-        parts.append(f'<line x1="{pad_l}" y1="{y:.1f}" x2="{pad_l + w}" y2="{y:.1f}" stroke="#eee"/>'
-                     f'<text x="{pad_l - 4}" y="{y + 4:.1f}" font-size="10" text-anchor="end">'
-                     f'{int(frac * 100)}%</text>')
-    n = len(points)
-    first = start or (points[0][0] if points else hall_today())
-    span = max(((end or (points[-1][0] if points else first)) - first).days, 0)
+def channel_counts(conn, start: date, end: date, by: str, window_id: str | None = None,
+                   directory: Directory | None = None) -> dict[tuple, dict[str, int]]:
+    """Per row key of `summary` (same grouping), the rated records (评价) per
+    channel value (center/channels.py) for days start..end."""
+    d = directory if directory is not None else Directory()
+    base, row_of = grouping(by, d)
+    cols = [getattr(daily_stats.c, c) for c in base]
+    where = [daily_stats.c.day >= start, daily_stats.c.day <= end, daily_stats.c.rated > 0]
+    if window_id is not None:
+        where.append(daily_stats.c.window_id == window_id)
+    q = (select(*cols, daily_stats.c.channel, func.sum(daily_stats.c.rated))
+         .where(*where).group_by(*cols, daily_stats.c.channel))
+    out: dict[tuple, dict[str, int]] = {}
+    n = len(cols)
+    for r in conn.execute(q):
+        key, _ = row_of(tuple(r[:n]))
+        per = out.setdefault(key, {})
+        per[r[n]] = per.get(r[n], 0) + int(r[n + 1] or 0)
+    return out
 
-    def xy(d: date, v: float) -> str:
-        x = pad_l + (w * (d - first).days / span if span else w / 2)
-        return f"{x:.1f},{pad_t + h - v * h:.1f}"
 
-    for attr, color, name in (("good_rate", "#2e7d32", "好评率"), ("bad_rate", "#c62828", "差评率")):
-        pts = [xy(d, getattr(r, attr)) for d, r in points if getattr(r, attr) is not None]
-        if pts:
-            parts.append(f'<polyline fill="none" stroke="{color}" stroke-width="2" points="{" ".join(pts)}">'
-                         f'<title>{name}</title></polyline>')
-            if len(pts) == 1:
-                x, y = pts[0].split(",")
-                parts.append(f'<circle cx="{x}" cy="{y}" r="3" fill="{color}"/>')
-    if n or start:
-        for d in sorted({first, first + timedelta(days=span)}):
-            x = xy(d, 0).split(",")[0]
-            parts.append(f'<text x="{x}" y="{height - 8}" font-size="10" text-anchor="middle">'
-                         f'{escape(d.strftime("%m-%d"))}</text>')
-    parts.append(f'<text x="{pad_l + 6}" y="{pad_t + 14}" font-size="11" fill="#2e7d32">— 好评率</text>'
-                 f'<text x="{pad_l + 70}" y="{pad_t + 14}" font-size="11" fill="#c62828">— 差评率</text>')
-    parts.append("</svg>")
-    return "".join(parts)
+# The ratings by GB/T 39046 满意度代码 (A.8): one label per code on either
+# scale (a 3-level 满意 is the 5-level 满意), 0 for an unrated record.
+RATING_LABELS = {lv.satisfaction_code: lv.label for lv in SCALES[5].levels} | {0: "未评价"}
+EXCLUDED_LABEL = "申诉成立（不计分）"
+
+
+def distribution(conn, start: date, end: date, window_id: str | None = None) -> list[tuple[str, int]]:
+    """The records of days start..end by rating, best first, then 未评价 and
+    the bad reviews upheld on appeal (out of the 差评 count, as in `summary`).
+    Levels without records are left out, but for 3-level ones: those are
+    always shown."""
+    where = [daily_stats.c.day >= start, daily_stats.c.day <= end]
+    if window_id is not None:
+        where.append(daily_stats.c.window_id == window_id)
+    q = (select(daily_stats.c.satisfaction_code, func.sum(daily_stats.c.total),
+                func.sum(daily_stats.c.excluded))
+         .where(*where).group_by(daily_stats.c.satisfaction_code))
+    counts: dict[int, int] = {}
+    excluded = 0
+    for code, total, upheld in conn.execute(q):
+        counts[int(code)] = counts.get(int(code), 0) + int(total or 0) - int(upheld or 0)
+        excluded += int(upheld or 0)
+    shown = {lv.satisfaction_code for lv in SCALES[3].levels} | {0}
+    out = [(RATING_LABELS.get(c, f"代码 {c}"), counts.get(c, 0))
+           for c in sorted(set(counts) | shown, key=lambda c: (c == 0, c))
+           if c in shown or counts.get(c)]
+    if excluded:
+        out.append((EXCLUDED_LABEL, excluded))
+    return out
 
 
 def rebuild_daily_stats(engine: Engine) -> int:
@@ -231,7 +242,9 @@ def rebuild_daily_stats(engine: Engine) -> int:
     rated = case((r.result == "rated", 1), else_=0)
     bad = case((r.bad.is_(True), 1), else_=0)
     good = case((and_(r.result == "rated", r.bad.is_(False)), 1), else_=0)
-    keys = (r.day, r.department, r.window_id, r.staff_id, r.staff_name, r.matter_code, r.matter_name)
+    # the key of center/ingest.py stats_key (an unrated record's code: 0)
+    keys = (r.day, r.department, r.window_id, r.staff_id, r.staff_name, r.matter_code, r.matter_name,
+            r.channel, func.coalesce(r.satisfaction_code, 0))
     sel = (select(*keys, func.count(), func.sum(rated), func.sum(good), func.sum(bad), func.sum(upheld))
            .select_from(records.outerjoin(cases, cases.c.record_id == r.id))
            .group_by(*keys))
@@ -239,8 +252,10 @@ def rebuild_daily_stats(engine: Engine) -> int:
         conn.execute(delete(daily_stats))
         conn.execute(insert(daily_stats).from_select(
             ["day", "department", "window_id", "staff_id", "staff_name", "matter_code",
-             "matter_name", "total", "rated", "good", "bad", "excluded"], sel))
+             "matter_name", "channel", "satisfaction_code", "total", "rated", "good", "bad",
+             "excluded"], sel))
         return conn.execute(select(func.count()).select_from(records)).scalar_one()
 
 
-__all__ = ["GROUPS", "Row", "day_start_utc", "grouping", "pct", "rebuild_daily_stats", "summary", "totals", "trend", "trend_svg"]
+__all__ = ["EXCLUDED_LABEL", "GROUPS", "RATING_LABELS", "Row", "channel_counts", "day_start_utc", "distribution",
+           "grouping", "pct", "rebuild_daily_stats", "summary", "totals", "trend"]

@@ -1,6 +1,7 @@
 """The staff dashboard: server-rendered Chinese HTML (Jinja2), one router per area.
 
-auth (login, logout), cases, comments (综合点评), stats, devices, export, and
+auth (login, logout), cases, comments (综合点评), stats, report (绩效考核报表),
+devices, export, and
 for supervisors supervision (监督查评), rectification (整改重点), directory
 (部门窗口目录), upstream (省平台上报) and flags (异常标记, never shown to the
 staff they concern); and qr, the citizen's public QR rating page, and
@@ -26,7 +27,7 @@ from .. import sessions
 from ..sessions import SessionPolicy
 from ..throttle import LoginThrottle
 from . import (
-    auth, cases, comments, devices, directory, export, flags, public, qr, rectification, stats,
+    auth, cases, comments, devices, directory, export, flags, public, qr, rectification, report, stats,
     supervision, upstream,
 )
 from .deps import Dashboard, Forbidden, NotLoggedIn, page
@@ -35,8 +36,8 @@ from .headers import SecurityHeaders
 from .secret import session_secret
 
 ROUTERS = (auth.router, cases.router, comments.router, supervision.router, stats.router,
-           devices.router, export.router, rectification.router, directory.router, upstream.router,
-           flags.router)
+           report.router, devices.router, export.router, rectification.router, directory.router,
+           upstream.router, flags.router)
 STATIC = shipped("center", "static")
 
 

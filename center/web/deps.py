@@ -29,9 +29,12 @@ from ..handling import ACTION_LABELS
 from ..service import Center
 from ..sessions import SessionPolicy
 from ..throttle import LoginThrottle
+from .forms import DAY_EXAMPLE, day_text, parse_day
 from .hashing import PasswordChecks
 
 TEMPLATES = Jinja2Templates(directory=str(shipped("center", "templates")))
+# {{ start|day }}: a date as 2026年12月2日; a text (a form shown again as typed) as it is
+TEMPLATES.env.filters["day"] = lambda v: day_text(v) if isinstance(v, date) else (v or "")
 MAX_PERIOD_DAYS = 3660
 
 
@@ -131,12 +134,12 @@ def check_csrf(expected: str, sent: str) -> None:
 
 
 def parse_period(start: str | None, end: str | None, today: date) -> tuple[date, date]:
-    """A period from the query string; defaults to the last 30 days."""
+    """A period from the query string (forms.parse_day); defaults to the last 30 days."""
     try:
-        e = date.fromisoformat(end) if end else today
-        s = date.fromisoformat(start) if start else e - timedelta(days=29)
+        e = parse_day(end) if end and end.strip() else today
+        s = parse_day(start) if start and start.strip() else e - timedelta(days=29)
     except ValueError:
-        raise Forbidden("日期格式应为 YYYY-MM-DD") from None
+        raise Forbidden(f"日期格式应为 {DAY_EXAMPLE}") from None
     if s > e:
         s, e = e, s
     if (e - s).days > MAX_PERIOD_DAYS:

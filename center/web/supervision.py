@@ -22,6 +22,7 @@ from hallcore.hallclock import from_db, show
 from .. import samplework
 from ..sampling import MAX_SEED, SamplingError
 from .deps import CenterDep, Forbidden, Period, page, supervisors_only
+from .forms import DAY_EXAMPLE, parse_day
 
 router = APIRouter(include_in_schema=False)
 
@@ -31,9 +32,9 @@ SupervisorActor, SupervisorForm = supervisors_only("监督查评仅限中心督�
 
 def _day(value: str, what: str) -> date:
     try:
-        return date.fromisoformat(value.strip())
+        return parse_day(value)
     except ValueError:
-        raise SamplingError(f"{what}应为 YYYY-MM-DD 格式的日期") from None
+        raise SamplingError(f"{what}应为日期，如 {DAY_EXAMPLE}") from None
 
 
 def _seed(value: str) -> int | None:
@@ -54,7 +55,7 @@ def _home(request, actor, center, period, *, error=None, form=None, status=200):
     with center.engine.connect() as conn:
         draws = samplework.sample_list(conn)
         agreements = samplework.period_agreement(conn, s, e)
-    form = form or {"start": s.isoformat(), "end": e.isoformat(), "share": center.cfg.supervision.share,
+    form = form or {"start": s, "end": e, "share": center.cfg.supervision.share,
                     "seed": "", "window_id": ""}
     return page(request, "supervision.html", actor, error=error, form=form, start=s, end=e,
                 draws=[dict(id=d.id, start=d.period_start, end=d.period_end, window=d.window_id,

@@ -66,7 +66,10 @@ def test_handler_handles_a_bad_review_in_the_browser(running_center, browser_pag
     page.goto(c.url + "/stats")
     expect(page.locator("#closed")).to_have_text("1")
     expect(page.locator("#on-time")).to_have_text("1")
-    expect(page.locator("#trend svg polyline")).to_have_count(2)
+    expect(page.locator("#trend-data-chart")).to_have_attribute("data-rendered", "1")   # ECharts drew it
+    rates = page.evaluate("echarts.getInstanceByDom(document.getElementById('trend-data-chart'))"
+                          ".getOption().series.map(s => s.data.filter(v => v !== null && v !== 0))")
+    assert rates == [[2], [50.0], [50.0]]                         # one day: 2 rated, 50% and 50%
     page.screenshot(path=str(OUT / "04-statistics.png"), full_page=True)
 
     page.goto(c.url + "/cases")

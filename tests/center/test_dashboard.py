@@ -2,6 +2,7 @@
 import csv
 import io
 import json
+import re
 from datetime import datetime, timedelta
 
 import pytest
@@ -11,7 +12,8 @@ from hallcore.hallclock import DEFAULT_TZ
 from center.api import create_app
 from center.export import STANDARD_FIELDS
 from center.ingest import ingest
-from center.stats import Row, trend_svg
+from center import charts
+from center.stats import Row
 from tests.support.center import Clock, make_center, make_vote
 from tests.support.web import csrf_of, login
 
@@ -116,7 +118,14 @@ def test_statistics_page_shows_rates_trend_and_groups(app):
     # 5 records: 4 rated (1 good, ... ) -> window 03: 1 good, 1 bad, 1 unrated; window 05: 1 bad
     assert 'id="good-rate">33.3%' in page and 'id="bad-rate">66.7%' in page
     assert 'id="participation">75.0%' in page
-    assert "<svg" in page and "polyline" in page
+    trend = json.loads(re.search(r'<script type="application/json" id="trend-data">(.*?)</script>', page).group(1))
+    assert len(trend["days"]) == 30 and trend["days"][0] == "2026-11-01"       # every day of the period
+    day = trend["days"].index("2026-11-27")
+    assert trend["good_rate"][day] == 33.3 and trend["bad_rate"][day] == 66.7 and trend["rated"][day] == 3
+    assert trend["good_rate"][day - 1] is None and trend["rated"][day - 1] == 0
+    for kind, src in (("trend", "trend-data"), ("distribution", "distribution-data"), ("ranking", "ranking-data")):
+        assert f'<div class="hall-chart" data-kind="{kind}" data-src="{src}"' in page
+    assert 'value="2026年11月1日"' in page and 'value="2026年11月30日"' in page      # Chinese date fields
     staff = cl.get("/stats?start=2026-11-01&end=2026-11-30&by=staff").text
     assert "赵强" in staff and "李明" in staff
 
@@ -158,11 +167,26 @@ def test_export_json_has_the_same_fields_and_masks_phones(app):
     assert all(x["contact_phone"] in (None, "138****5678") for x in data["records"])
 
 
-def test_trend_svg_draws_both_rates():
+def test_the_trend_covers_every_day_of_the_period_with_gaps_as_none():
     day = datetime(2026, 11, 27).date()
-    svg = trend_svg([(day, Row((day,), "x", total=4, rated=4, good=3, bad=1)),
-                     (day + timedelta(days=1), Row((day,), "y", total=2, rated=2, good=2, bad=0))])
-    assert svg.startswith("<svg") and svg.count("<polyline") == 2 and "11-28" in svg
+    t = charts.trend([(day, Row((day,), "x", total=4, rated=4, good=3, bad=1)),
+                      (day + timedelta(days=2), Row((day,), "y", total=2, rated=2, good=2, bad=0))],
+                     day - timedelta(days=1), day + timedelta(days=3))
+    assert t["days"] == ["2026-11-26", "2026-11-27", "2026-11-28", "2026-11-29", "2026-11-30"]
+    assert t["labels"][0] == "11月26日"
+    assert t["good_rate"] == [None, 75.0, None, 100.0, None]
+    assert t["bad_rate"] == [None, 25.0, None, 0.0, None]
+    assert t["rated"] == [0, 4, 0, 2, 0]
+
+
+def test_period_dates_are_read_in_the_chinese_form_and_the_usual_others(app):
+    cl = login(app, "chen", "chen-pass-1")
+    for start, end in (("2026年11月1日", "2026年11月30日"), ("2026-11-01", "2026/11/30"),
+                       ("2026.11.1", "20261130"), (" 2026 年 11 月 1 日 ", "2026年11月30日")):
+        page = cl.get("/stats", params={"start": start, "end": end}).text
+        assert 'id="good-rate">33.3%' in page and "2026年11月1日 至 2026年11月30日" in page, (start, end)
+    r = cl.get("/stats", params={"start": "2026年2月30日"})
+    assert r.status_code == 403 and "日期格式应为 2026年12月2日 或 2026-12-02" in r.text
 
 
 def test_logout_needs_csrf_and_ends_the_session(app):

@@ -51,3 +51,42 @@ def test_0002_fills_distinct_seqs_and_the_region_of_devices_already_enrolled(db_
             assert conn.execute(select(devices.c.seq_count).where(devices.c.device_id == "tab-x")).scalar() == 0
     finally:
         engine.dispose()
+
+
+def test_0007_takes_the_channel_from_the_body_and_rebuilds_the_rollup_by_channel_and_rating(db_url):
+    from center.db import daily_stats, records
+    engine = create_engine(db_url)
+    try:
+        migrate(engine, "0006")
+        at = datetime(2026, 11, 27, 7, 0)
+        rows = [("tab-03", 1, "satisfied", 2, False, "hall_tablet"), ("tab-03", 2, "satisfied", 2, False, "hall_tablet"),
+                ("tab-03", 3, "dissatisfied", 4, True, "hall_tablet"), ("integration:county", 1, "satisfied", 2, False, "pc"),
+                ("tab-03", 4, None, None, False, None)]          # an unrated record whose body lacks a channel
+        with engine.begin() as conn:
+            for device, seq, rating, code, bad, channel in rows:
+                v = make_vote(device, seq, unrated=rating is None, bad=bad)
+                if channel is None:
+                    del v["channel"]
+                else:
+                    v["channel"] = channel
+                conn.execute(text(
+                    "INSERT INTO records (id, device_id, seq, region_code, hall_id, window_id, department, "
+                    "staff_id, staff_name, matter_code, matter_name, result, satisfaction_code, bad, day, at, "
+                    "received_at, body) VALUES (:id, :dev, :seq, '430922', 'taojiang', '03', 'd', 's', 's', "
+                    "'m', 'm', :result, :code, :bad, :day, :at, :at, :body)"),
+                    {"id": v["id"], "dev": device, "seq": seq, "result": "rated" if rating else "unrated",
+                     "code": code, "bad": bad, "day": at.date(), "at": at, "body": json.dumps(v)})
+            conn.execute(text(
+                "INSERT INTO daily_stats (day, department, window_id, staff_id, staff_name, matter_code, "
+                "matter_name, total, rated, good, bad, excluded) VALUES (:day, 'd', '03', 's', 's', 'm', 'm', "
+                "5, 4, 3, 1, 0)"), {"day": at.date()})
+        migrate(engine)
+        with engine.connect() as conn:
+            channels = sorted(conn.execute(select(records.c.seq, records.c.device_id, records.c.channel)).all())
+            stat = {(r.channel, r.satisfaction_code): (r.total, r.rated, r.good, r.bad)
+                    for r in conn.execute(select(daily_stats))}
+        assert [c for *_, c in channels] == ["pc", "hall_tablet", "hall_tablet", "hall_tablet", "hall_tablet"]
+        assert stat == {("hall_tablet", 2): (2, 2, 2, 0), ("hall_tablet", 4): (1, 1, 0, 1),
+                        ("pc", 2): (1, 1, 1, 0), ("hall_tablet", 0): (1, 0, 0, 0)}
+    finally:
+        engine.dispose()

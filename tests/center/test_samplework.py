@@ -330,7 +330,7 @@ def test_a_bad_draw_form_is_shown_again_with_the_reason(center):
                                            "share": "2", "seed": ""})
     assert r.status_code == 422 and "抽样比例 &#39;2&#39; 无效" in r.text
     r = cl.post("/supervision/draw", data={"csrf": token, "start": "11/01", "end": "2026-11-30"})
-    assert r.status_code == 422 and "开始日期应为 YYYY-MM-DD" in r.text
+    assert r.status_code == 422 and "开始日期应为日期，如 2026年12月2日 或 2026-12-02" in r.text
     r = cl.post("/supervision/draw", data={"csrf": token, "start": "2026-11-01", "end": "2026-11-30",
                                            "seed": "abc"})
     assert r.status_code == 422 and "随机种子应为" in r.text

@@ -40,6 +40,8 @@ RUNTIME_FILES = (
     "hall_assets/sounds/rate.wav", "hall_assets/sounds/reminder.wav", "hall_assets/sounds/thanks.wav",
     "kiosk/ui/kiosk.kv",
     "center/templates/base.html", "center/templates/login.html", "center/templates/cases.html",
+    "center/static/charts.js", "center/static/vendor/echarts/echarts.min.js",
+    "center/static/vendor/echarts/LICENSE", "center/static/vendor/echarts/NOTICE",
     "center/migrations/env.py", "center/migrations/script.py.mako",
     "center/migrations/versions/0001_initial_schema.py",
     "hall_config/matters.toml", "hall_config/example.toml", "hall_config/demo.toml",
