@@ -298,7 +298,7 @@ def test_an_unusable_record_is_counted_and_logged_and_the_scan_goes_on(center, h
         conn.execute(insert(records).values(
             id=broken["id"], device_id="tab-03", seq=99, region_code="430922", hall_id="taojiang",
             window_id="03", department="不动产登记", staff_id="1024", staff_name="李明", matter_code="M1",
-            matter_name="居民身份证换领", result="rated", satisfaction_code=2, bad=False,
+            matter_name="居民身份证换领", result="rated", satisfaction_code=2, bad=False, channel="hall_tablet",
             day=YESTERDAY.date(), at=to_db(YESTERDAY), received_at=to_db(NOW), body=broken))
     caplog.set_level(logging.INFO, logger="center.flags")
     r = flagwork.scan(center)
