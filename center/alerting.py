@@ -1,20 +1,31 @@
 """Alerts about cases, through an outbox table: written in the same
 transaction as the event that caused them, then delivered to each configured
 channel (HTTP webhook with JSON, MQTT topic, dashboard). A failed delivery is
-kept and retried with a doubling delay; nothing is dropped."""
+kept and retried with a doubling delay; nothing is dropped.
+
+Several center instances may share the database: each round claims its
+alerts with center/leasing.py, so one instance sends each alert, and records
+the outcome only for the claim it still holds. Every alert carries its id
+(`alert_id` in the JSON, and the webhook's `Idempotency-Key` header): the
+one repeat that cannot be ruled out (an instance killed after the receiver
+accepted, before the outcome was written; or a send that outlasted its
+lease) reaches the receiver with the same id (DESIGN.md §10.4)."""
 from __future__ import annotations
 
 import json
 import logging
+import os
+import socket
 import time
 from datetime import timedelta
 from typing import Any, Callable
 
 import requests
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert
 
 from hallcore.hallclock import to_db
 
+from . import leasing
 from .cases import retry_delay
 from .config import AlertConfig
 from .db import alerts
@@ -49,8 +60,24 @@ def enqueue(conn, cfg: AlertConfig, kind: str, case_id: int, payload: dict[str, 
         delivered_at=to_db(now) if ch == "dashboard" else None) for ch in channels(cfg)])
 
 
+WEBHOOK_TIMEOUT_S = 5.0     # to connect, and then between bytes of the answer
+
+
+def instance() -> str:
+    """This center process, as the webhook's X-Hall-Center-Instance header
+    names it (host:pid): which instance sent a delivery, in the receiver's log."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def webhook_headers(payload: dict[str, Any]) -> dict[str, str]:
+    """The Idempotency-Key (the alert's id, a quoted string as the IETF
+    httpapi draft defines the header) and the sending instance."""
+    return {"Idempotency-Key": f'"{payload["alert_id"]}"', "X-Hall-Center-Instance": instance()}
+
+
 def send_webhook(cfg: AlertConfig, payload: dict[str, Any]) -> None:
-    r = requests.post(cfg.webhook_url, json=payload, timeout=5)
+    r = requests.post(cfg.webhook_url, json=payload, headers=webhook_headers(payload),
+                      timeout=WEBHOOK_TIMEOUT_S)
     if not 200 <= r.status_code < 300:
         raise RuntimeError(f"webhook answered HTTP {r.status_code}")
 
@@ -99,22 +126,25 @@ SENDERS: dict[str, Callable[[AlertConfig, dict[str, Any]], None]] = {
 
 
 def deliver_pending(center, limit: int = 100) -> dict[str, int]:
-    """Try every alert whose time has come; returns counts of sent and failed."""
-    now = center.clock()
+    """Claim the alerts whose time has come and try each; returns counts of
+    sent and failed. A claimed alert not tried before the claim's sendable
+    time ran out is given back for the next round (of any instance)."""
     cfg = center.cfg.alerts
-    with center.engine.connect() as conn:
-        due = conn.execute(
-            select(alerts.c.id, alerts.c.channel, alerts.c.payload, alerts.c.attempts)
-            .where(alerts.c.delivered_at.is_(None), alerts.c.next_attempt_at <= to_db(now))
-            .order_by(alerts.c.id).limit(limit)).all()
-        conn.rollback()
+    claim = leasing.claim_due(center.engine, alerts, pending=alerts.c.delivered_at.is_(None),
+                              now=to_db(center.clock()), lease_s=cfg.lease_s, limit=limit)
     sent = failed = 0
-    for a in due:
+    for i, a in enumerate(claim):
+        if not claim.sendable():
+            back = leasing.release(center.engine, alerts, claim, [r.id for r in claim[i:]],
+                                   now=to_db(center.clock()))
+            log.info("%d alerts given back unsent: this round reached half its %ss lease",
+                     back, cfg.lease_s)
+            break
         sender = center.senders.get(a.channel)
         try:
             if sender is None:
                 raise RuntimeError(f"channel {a.channel!r} is not configured any more")
-            sender(cfg, a.payload)
+            sender(cfg, {**a.payload, "alert_id": a.id})
         except Exception as e:  # noqa: BLE001 - any failure means: keep it and retry later
             failed += 1
             attempts = a.attempts + 1
@@ -122,10 +152,12 @@ def deliver_pending(center, limit: int = 100) -> dict[str, int]:
             log.warning("alert %s via %s failed (try %d, next in %ds): %s",
                         a.id, a.channel, attempts, wait, e)
             values = dict(attempts=attempts, last_error=str(e)[:500],
-                          next_attempt_at=to_db(now + timedelta(seconds=wait)))
+                          next_attempt_at=to_db(center.clock() + timedelta(seconds=wait)))
         else:
             sent += 1
-            values = dict(attempts=a.attempts + 1, delivered_at=to_db(now), last_error=None)
-        with center.engine.begin() as conn:
-            conn.execute(update(alerts).where(alerts.c.id == a.id).values(**values))
+            values = dict(attempts=a.attempts + 1, delivered_at=to_db(center.clock()), last_error=None)
+        if not leasing.finish(center.engine, alerts, claim, a.id, **values):
+            log.warning("alert %s via %s: its %ss lease ended during the send and another instance "
+                        "has claimed it; that one records the outcome (the receiver may see alert_id "
+                        "%s twice)", a.id, a.channel, cfg.lease_s, a.id)
     return {"sent": sent, "failed": failed}

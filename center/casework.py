@@ -8,7 +8,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any, Mapping
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import false, func, insert, select, update
 
 from hallcore.hallclock import from_db, hall_day, in_hall, show, stamp, to_db
 from hallcore.record import SCALES, parse_time
@@ -170,7 +170,14 @@ def _exclude_from_scores(conn, rec: Mapping[str, Any], department: str) -> None:
 def check_deadlines(center) -> dict[str, int]:
     """Send the due-day reminder and escalate overdue cases; idempotent. An
     escalation is also a system 督办 (table 11 row), so overdue cases appear
-    in the supervision export whether or not a supervisor pressed first."""
+    in the supervision export whether or not a supervisor pressed first.
+
+    Safe with several instances running it at once: a case's flag is set by
+    a conditional UPDATE (flag still false, state and deadline as read), and
+    only the instance whose UPDATE changed the row writes the log line, the
+    督办 and the alert, in the same transaction. On PostgreSQL a second
+    instance's UPDATE waits for the first's commit and then matches nothing
+    (the cases are taken in id order, so two rounds never deadlock)."""
     now = center.clock()
     local_now = in_hall(now)
     horizon = to_db(now + timedelta(days=1))
@@ -186,24 +193,35 @@ def check_deadlines(center) -> dict[str, int]:
                                    escalated=row.escalated, now=local_now,
                                    morning=center.cfg.alerts.morning):
                 flag = {"due_today": "due_alerted", "escalate": "escalated"}[kind]
-                conn.execute(update(cases).where(cases.c.id == row.id).values(
-                    **{flag: True, "updated_at": to_db(now)}))
+                if not _take_flag(conn, row, flag, now):
+                    continue        # another instance did it, or the case changed since it was read
                 note = f"期限 {show(due)}" + ("，已提交中心督办" if kind == "escalate" else "")
                 _log(conn, row.id, now, SYSTEM.name, kind, row.state, row.state, note)
                 payload = alert_payload(row, due)
                 if kind == "escalate":
                     payload["to"] = "supervisor"
                     d = d if d is not None else directory_db.load(conn)
+                    held = load_case(conn, row.id)      # as it is now (this transaction holds its lock)
                     try:
-                        ch = handling.apply(case_view(row, d), "supervise", SYSTEM, now=now,
+                        ch = handling.apply(case_view(held, d), "supervise", SYSTEM, now=now,
                                             content=AUTO_SUPERVISION)
                     except CaseError as e:     # e.g. no department to name: the escalation stands
                         log.warning("case %s escalated without a 督办 row: %s", row.id, e)
                     else:
-                        write_change(conn, center, row, ch, SYSTEM, now, ch.note)
+                        write_change(conn, center, held, ch, SYSTEM, now, ch.note)
                 alerting.enqueue(conn, center.cfg.alerts, kind, row.id, payload, now)
                 counts[kind] += 1
     return counts
+
+
+def _take_flag(conn, row, flag: str, now: datetime) -> bool:
+    """Set the case's reminder or escalation flag if it is still unset and
+    the case still runs in the state and with the deadline `row` shows; True
+    if this call set it (then this transaction holds the case's row lock)."""
+    return conn.execute(update(cases).where(
+        cases.c.id == row.id, cases.c[flag] == false(), cases.c.state == row.state,
+        cases.c.due_at == row.due_at,
+    ).values(**{flag: True, "updated_at": to_db(now)})).rowcount == 1
 
 
 def tick(center) -> dict[str, int]:

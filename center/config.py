@@ -30,6 +30,9 @@ class AlertConfig:
     retry_first_s: int = 30              # an undeliverable alert is retried, doubling, up to retry_max_s
     retry_max_s: int = 3600
     tick_s: int = 30                     # how often deadlines are checked and the alert outbox is drained
+    # an instance claims alerts for this long (center/leasing.py); one killed
+    # mid-send leaves them to another instance once it ends
+    lease_s: int = 120
 
 
 @dataclass(frozen=True)
@@ -162,6 +165,7 @@ def load_config(path: str | Path) -> CenterConfig:
         retry_first_s=a.int("retry_first_s", 30, min=1, max=86400),
         retry_max_s=a.int("retry_max_s", 3600, min=1, max=7 * 86400),
         tick_s=a.int("tick_s", 30, min=1, max=3600),
+        lease_s=a.int("lease_s", 120, min=2, max=3600),
     )
     zone = c.zone("timezone")
     cfg = CenterConfig(

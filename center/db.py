@@ -554,6 +554,11 @@ def _sqlite_write_locks(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+# The advisory lock key that serialises migrations on PostgreSQL (any fixed
+# 64-bit number; advisory locks are per database): "hallmigr" in ASCII.
+MIGRATE_LOCK = 0x68616C6C6D696772
+
+
 def migrate(engine: Engine, revision: str = "head") -> None:
     """Bring the database to the newest schema (or `revision`) with the
     migrations shipped in center/migrations (run at `serve` and by the tests).
@@ -562,7 +567,12 @@ def migrate(engine: Engine, revision: str = "head") -> None:
     with foreign keys on, that drop fails for a table other rows refer to
     (cases: case_log, alerts). So, as SQLite's documentation prescribes,
     foreign keys are off while migrating, checked before the commit, and on
-    again afterwards."""
+    again afterwards.
+
+    Several instances on one PostgreSQL may start at the same moment: the
+    migration transaction first takes a transaction-level advisory lock, so
+    one instance migrates and the others wait, then find the schema at head
+    and do nothing. (SQLite: BEGIN IMMEDIATE serialises them already.)"""
     import logging
 
     # alembic names each of its autogenerate plugins at INFO when it is first
@@ -580,6 +590,8 @@ def migrate(engine: Engine, revision: str = "head") -> None:
             raw.execute("PRAGMA foreign_keys=OFF")       # outside a transaction, or it does nothing
         try:
             with conn.begin():
+                if engine.dialect.name == "postgresql":
+                    conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATE_LOCK})")
                 cfg.attributes["connection"] = conn
                 command.upgrade(cfg, revision)
                 if sqlite:

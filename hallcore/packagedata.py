@@ -21,7 +21,7 @@ from importlib.resources import as_file, files
 from pathlib import Path
 
 ASSETS = "hall_assets"   # assets/: fonts/, sounds/
-# config/: example.toml, demo.toml, matters.toml, holidays.toml, profiles/, provinces/, systemd/
+# config/: example.toml, demo.toml, matters.toml, holidays.toml, profiles/, provinces/, systemd/, nginx/
 CONFIG = "hall_config"
 
 _kept = ExitStack()

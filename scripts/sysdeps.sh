@@ -4,8 +4,9 @@
 set -euo pipefail
 # libmtdev1: Kivy's multitouch input on a Linux touchscreen (without it Kivy logs an error at start)
 # postgresql: the server binaries (initdb, pg_ctl) the tests start their own throwaway cluster with
+# nginx: the tests run Debian's nginx (their own `nginx -c`, loopback ports) in front of two centers
 PACKAGES=(mosquitto libgl1 libgl1-mesa-dri libegl1 libegl-mesa0 libmtdev1 chromium fonts-noto-cjk openssl
-          postgresql)
+          postgresql nginx)
 missing=()
 for p in "${PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -27,3 +28,7 @@ if [[ " ${missing[*]} " == *" postgresql "* ]]; then
     pg_conftool /etc/postgresql-common/createcluster.conf set create_main_cluster false
 fi
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+if [[ " ${missing[*]} " == *" nginx "* ]] && command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+    # The package starts its default site on port 80; the tests start their own nginx.
+    systemctl disable --now nginx >/dev/null 2>&1 || true
+fi

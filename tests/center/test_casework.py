@@ -1,6 +1,8 @@
 """Cases in the database with a controllable clock (center/casework.py,
 center/alerting.py): deadlines, reminders, escalation, appeals, the action
-log, and alerts that are retried until a real webhook takes them."""
+log, alerts that are retried until a real webhook takes them, and two
+instances checking the deadlines at the same moment doing each reminder and
+escalation once."""
 import json
 import threading
 from datetime import date, datetime, time, timedelta
@@ -14,7 +16,7 @@ from center import casework, stats
 from center.alerting import deliver_pending
 from center.cases import Actor, CaseError
 from center.config import AlertConfig
-from center.db import alerts, case_log, cases
+from center.db import alerts, case_log, cases, supervisions
 from center.ingest import ingest
 from tests.support.center import Clock, make_center, make_vote
 
@@ -244,3 +246,51 @@ def test_rectification_rate_counts_standing_cases_with_a_rectification(center):
         t = stats.totals(stats.summary(conn, day, day, "window"))
     # the upheld appeal is out of both counts: 1 rectified of 2 standing cases
     assert (t.cases, t.standing, t.rectified, t.rectification_rate) == (3, 2, 1, 0.5)
+
+
+def test_two_instances_checking_deadlines_at_once_remind_and_escalate_each_case_once(
+        db_url, tmp_path, clock, webhook):
+    """Two Centers on one database (as two `serve` processes) run the deadline
+    check at the same instant, round after round: each case gets one
+    reminder and one escalation, one log line each, one system 督办."""
+    n = 24
+    one = make_center(db_url, tmp_path / "a", clock=clock, alerts=AlertConfig(webhook_url=webhook.url))
+    two = make_center(db_url, tmp_path / "b", clock=clock, alerts=AlertConfig(webhook_url=webhook.url))
+    try:
+        one.add_device("tab-03", "taojiang", "03")
+        ingest(one, "tab-03", [make_vote("tab-03", s, bad=True, at=VOTED) for s in range(1, n + 1)])
+        totals = {"due_today": 0, "escalate": 0}
+        for now in (at(1, 8, 30), at(1, 17, 31)):          # the due morning, then overdue
+            clock.now = now
+            for _ in range(3):                             # bounded: the later rounds find nothing
+                start = threading.Barrier(2)
+                out: list[dict] = []
+
+                def run(center):
+                    start.wait(10)
+                    out.append(casework.check_deadlines(center))
+
+                threads = [threading.Thread(target=run, args=(c,)) for c in (one, two)]
+                for t in threads:
+                    t.start()
+                for t in threads:
+                    t.join(60)
+                assert len(out) == 2
+                for o in out:
+                    for k in totals:
+                        totals[k] += o[k]
+        assert totals == {"due_today": n, "escalate": n}
+        with one.engine.connect() as conn:
+            logged = conn.execute(select(case_log.c.case_id, case_log.c.action)
+                                  .where(case_log.c.action.in_(["due_today", "escalate", "supervise"]))).all()
+            notices = conn.execute(select(supervisions.c.case_id)).scalars().all()
+            counts = conn.execute(select(cases.c.supervision_count)).scalars().all()
+        assert len(logged) == 3 * n and len(set(logged)) == 3 * n     # one of each per case
+        assert sorted(notices) == sorted(set(notices)) and len(notices) == n
+        assert counts == [1] * n
+        for channel in ("dashboard", "webhook"):
+            kinds = alert_kinds(one, channel)
+            assert (kinds.count("due_today"), kinds.count("escalate")) == (n, n)
+    finally:
+        one.engine.dispose()
+        two.engine.dispose()

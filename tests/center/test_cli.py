@@ -35,6 +35,7 @@ def test_example_config_loads():
     assert cfg.database.startswith("sqlite:///") and cfg.max_batch == 500
     assert cfg.department("03") == "不动产登记"
     assert str(cfg.timezone) == "Asia/Shanghai"
+    assert cfg.alerts.lease_s == 120
 
 
 def test_the_centers_hall_zone_is_an_iana_name(tmp_path):
@@ -101,6 +102,7 @@ def test_log_lines_are_in_the_centers_hall_zone_on_a_utc_server(tmp_path):
     ("colour = 1\n", "center.colour"),
     ('timezone = "CST"\n', "center.timezone"),
     ('[alerts]\nwebhook_url = "ftp://x"\n', "alerts.webhook_url"),
+    ("[alerts]\nlease_s = 1\n", "alerts.lease_s"),
 ])
 def test_bad_config_value_names_the_key(tmp_path, extra, key):
     with pytest.raises(ConfigError) as e:

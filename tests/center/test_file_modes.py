@@ -1,13 +1,16 @@
 """The center's files hold citizens' phone numbers: the SQLite database,
 its -wal and -shm, and the session secret are created mode 0600; an older
-install's 0644 files lose the "other" bits at start."""
+install's 0644 files lose the "other" bits at start. Instances starting
+together all read the one session key."""
 import os
+import threading
 
 import pytest
 import requests
 
 from center.api import create_app
 from center.ingest import ingest
+from center.web.secret import session_secret
 from tests.support.center import make_center, make_vote
 from tests.support.filemodes import mode, usual_umask
 
@@ -58,3 +61,23 @@ def test_the_running_servers_database_files_are_0600(running_center):
              if p.name.startswith("center.sqlite3") or p.name == "session.key"}
     assert set(found) >= {"center.sqlite3", "center.sqlite3-wal", "center.sqlite3-shm", "session.key"}
     assert set(found.values()) == {0o600}
+
+
+def test_instances_creating_the_session_key_at_once_all_read_the_same_one(tmp_path):
+    path = tmp_path / "var" / "session.key"
+    start = threading.Barrier(6)
+    keys: list[str] = []
+
+    def run():
+        start.wait(10)
+        keys.append(session_secret(path))
+
+    threads = [threading.Thread(target=run) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert len(keys) == 6 and len(set(keys)) == 1 and len(keys[0]) == 64
+    assert path.read_text() == keys[0] and mode(path) == 0o600
+    assert [p.name for p in path.parent.iterdir()] == ["session.key"]      # no temp file left
+    assert session_secret(path) == keys[0]

@@ -1,12 +1,16 @@
 """center/leasing.py on both databases: a claim leases due rows; a second
 claimer gets none of them until the lease ends; on PostgreSQL two claimers
-locking at the same moment split the rows without overlap."""
+locking at the same moment split the rows without overlap; an outcome is
+written only by the claim that still holds the row; rows given back are due
+at once."""
 import threading
 from datetime import datetime, timedelta
 
 from sqlalchemy import Column, DateTime, Integer, MetaData, Table, create_engine
 
-from center.leasing import claim_due
+import pytest
+
+from center.leasing import Claim, claim_due, finish, release
 
 NOW = datetime(2026, 12, 2, 1, 0)
 
@@ -65,4 +69,53 @@ def test_concurrent_claimers_on_postgresql_never_share_a_row(pg_url):
     every = [i for g in got for i in g]
     assert sorted(every) == list(range(1, 401))                  # each row claimed exactly once
     assert sum(1 for g in got if g) >= 2                         # and the work was shared
+    engine.dispose()
+
+
+def sent_at(engine, t, i):
+    with engine.connect() as conn:
+        return conn.execute(t.select().where(t.c.id == i)).one()
+
+
+def test_only_the_claim_that_holds_a_row_records_its_outcome(db_url):
+    engine, t = outbox_table(db_url)
+    fill(engine, t, 2)
+    pending = t.c.sent_at.is_(None)
+    first = claim_due(engine, t, pending=pending, now=NOW, lease_s=60)
+    assert first.until == NOW + timedelta(seconds=60)
+    assert finish(engine, t, first, 1, sent_at=NOW) is True
+    # row 2: the first holder stalls past its lease, a second instance claims it
+    later = NOW + timedelta(seconds=61)
+    second = claim_due(engine, t, pending=pending, now=later, lease_s=60)
+    assert [r.id for r in second] == [2]
+    assert finish(engine, t, first, 2, sent_at=NOW) is False            # not the stale holder's
+    assert sent_at(engine, t, 2).sent_at is None
+    assert sent_at(engine, t, 2).next_attempt_at == second.until
+    assert finish(engine, t, second, 2, sent_at=later) is True
+    assert sent_at(engine, t, 2).sent_at == later
+    engine.dispose()
+
+
+def test_released_rows_are_due_again_at_once_but_only_the_holders(db_url):
+    engine, t = outbox_table(db_url)
+    fill(engine, t, 3)
+    pending = t.c.sent_at.is_(None)
+    first = claim_due(engine, t, pending=pending, now=NOW, lease_s=60)
+    assert release(engine, t, first, [2, 3], now=NOW) == 2
+    second = claim_due(engine, t, pending=pending, now=NOW + timedelta(seconds=1), lease_s=60)
+    assert [r.id for r in second] == [2, 3]
+    assert release(engine, t, first, [2, 3], now=NOW) == 0              # held by the second claim now
+    assert release(engine, t, first, [], now=NOW) == 0
+    engine.dispose()
+
+
+def test_a_send_may_start_only_in_the_first_half_of_the_lease():
+    assert Claim([], NOW, lease_s=3600).sendable()
+    assert not Claim([], NOW, lease_s=0).sendable()
+
+
+def test_a_lease_must_last(db_url):
+    engine, t = outbox_table(db_url)
+    with pytest.raises(ValueError):
+        claim_due(engine, t, pending=t.c.sent_at.is_(None), now=NOW, lease_s=0)
     engine.dispose()

@@ -1,13 +1,15 @@
 """The shipped migrations (center/migrations): they build the tables the code
-declares, and 0002 carries a running center's devices over. SQLite and PostgreSQL."""
+declares, and 0002 carries a running center's devices over. SQLite and PostgreSQL.
+Several instances migrating one fresh database at the same moment take turns."""
 import json
+import threading
 from datetime import datetime
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, insert, select, text
 
-from center.db import devices, metadata, migrate
+from center.db import devices, make_engine, metadata, migrate
 from hallcore.hallclock import DEFAULT_TZ
 from tests.support.center import make_vote
 
@@ -20,6 +22,33 @@ def test_the_migrations_build_exactly_the_declared_tables(db_url):
             assert compare_metadata(MigrationContext.configure(conn), metadata) == []
     finally:
         engine.dispose()
+
+
+def test_instances_starting_together_migrate_one_fresh_database_once(db_url):
+    engines = [make_engine(db_url) for _ in range(3)]          # as each Center makes its own
+    start = threading.Barrier(len(engines))
+    errors: list[BaseException] = []
+
+    def run(engine):
+        try:
+            start.wait(10)
+            migrate(engine)
+        except BaseException as e:  # noqa: BLE001 - reported by the assertion below
+            errors.append(e)
+
+    threads = [threading.Thread(target=run, args=(e,)) for e in engines]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    try:
+        assert errors == []
+        with engines[0].connect() as conn:
+            assert len(conn.execute(text("SELECT version_num FROM alembic_version")).all()) == 1
+            assert compare_metadata(MigrationContext.configure(conn), metadata) == []
+    finally:
+        for e in engines:
+            e.dispose()
 
 
 def test_0002_fills_distinct_seqs_and_the_region_of_devices_already_enrolled(db_url):

@@ -49,6 +49,8 @@ RUNTIME_FILES = (
     "hall_config/profiles/xunhu-csv.toml", "hall_config/profiles/bracket-kv.toml",
     "hall_config/provinces/hunan-example.toml",
     "hall_config/systemd/hall-kiosk.service", "hall_config/systemd/hall-agent.service",
+    "hall_config/systemd/hall-center@.service", "hall_config/nginx/hall-center.conf",
+    "hall_config/center.two-instances.toml",
 )
 BUILD_LEFTOVERS = shutil.ignore_patterns(".git", ".venv", "build", "dist", "var", "test-output", "*.egg-info",
                                          "__pycache__", "*.pyc", ".pytest_cache", ".hypothesis")

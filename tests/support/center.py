@@ -162,15 +162,23 @@ class RunningCenter:
         return {"Authorization": f"Bearer {self.token}"}
 
     def start(self, timeout: float = 30.0) -> None:
-        import requests
         if self.proc and self.proc.poll() is None:
             return
+        self.spawn()
+        self.wait_ready(timeout)
+
+    def spawn(self) -> None:
+        """Start the process without waiting for it (several may start together)."""
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "center.cli", "serve", "--config", str(self.config_path),
              "--port", str(self.port), "--log-level", "warning"],
             stdout=log, stderr=subprocess.STDOUT, cwd=REPO, env={**os.environ, **self.extra_env})
         log.close()
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        """Until /api/v1/health answers; stops it and raises if it exits or never answers."""
+        import requests
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

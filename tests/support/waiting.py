@@ -7,8 +7,10 @@ from typing import Callable, TypeVar
 T = TypeVar("T")
 
 
-def wait_for(predicate: Callable[[], T], timeout: float = 15.0, what: str = "condition") -> T:
-    """Poll until `predicate()` is truthy; fail the test after `timeout` seconds."""
+def wait_for(predicate: Callable[[], T], timeout: float = 15.0, what: str = "condition",
+             every: float = 0.02) -> T:
+    """Poll every `every` seconds until `predicate()` is truthy; fail the test
+    after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
@@ -16,4 +18,4 @@ def wait_for(predicate: Callable[[], T], timeout: float = 15.0, what: str = "con
             return value
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
+        time.sleep(every)
