@@ -45,14 +45,15 @@ from datetime import date, datetime, time
 from typing import Any, Iterable, Mapping, Sequence
 
 import requests
-from sqlalchemy import and_, case, exists, func, select, update
+from sqlalchemy import and_, case, exists, func, select
 
 from hallcore.hallclock import from_db, hall_day, hall_zone, in_hall, to_db
 from hallcore.record import parse_time
 
 from . import casework, directory_db, upstream
 from .db import cases, records, second_evaluations, upstream_outbox, upstream_skips
-from .leasing import claim_due
+from . import leasing
+from .leasing import Claim, claim_due
 from .sqlutil import insert_for
 from .upstream import Message, Outcome, Rectification, UpstreamError, UpstreamSettings, message_key
 
@@ -341,18 +342,18 @@ def forward(center, *, stop: threading.Event | None = None) -> Round:
         src = _sources(conn, rows)
     with requests.Session() as http:
         for i, row in enumerate(rows):
-            if stop is not None and stop.is_set():
-                out.released += _release(center, rows[i:])
+            if (stop is not None and stop.is_set()) or not rows.sendable():
+                out.released += _release(center, rows, rows[i:])
                 break
             try:
                 msg = build(row, src, settings)
             except UpstreamError as e:
                 out.unmappable += 1
-                _record(center, row, Outcome("retry", f"cannot map: {e}"), None, None, settings,
+                _record(center, rows, row, Outcome("retry", f"cannot map: {e}"), None, None, settings,
                         kind="unmappable")
                 continue
             outcome, status = post(http, settings, msg)
-            _record(center, row, outcome, status, msg.payload, settings)
+            _record(center, rows, row, outcome, status, msg.payload, settings)
             if outcome.done:
                 out.sent += outcome.kind == "sent"
                 out.already_sent += outcome.kind == "already_sent"
@@ -360,12 +361,12 @@ def forward(center, *, stop: threading.Event | None = None) -> Round:
             out.failed += 1
             if status is None or status >= 500:
                 out.outage = outcome.error
-                out.released += _release(center, rows[i + 1:])
+                out.released += _release(center, rows, rows[i + 1:])
                 break
     return out
 
 
-def _record(center, row, outcome: Outcome, status: int | None, payload: dict | None,
+def _record(center, claim: Claim, row, outcome: Outcome, status: int | None, payload: dict | None,
             settings: UpstreamSettings, kind: str | None = None) -> None:
     now = center.clock()
     step = upstream.after_attempt(outcome, row.attempts, now, settings.retry)
@@ -383,21 +384,16 @@ def _record(center, row, outcome: Outcome, status: int | None, payload: dict | N
                       last_status=status, last_error=error)
         log.warning("upstream %s not sent (attempt %d, next in %ds): %s", row.message_key, row.attempts + 1,
                     settings.retry.wait(step.failures), error)
-    with center.engine.begin() as conn:
-        # another instance may have sent it after our lease ran out: never undo its sent_at
-        conn.execute(update(upstream_outbox).where(upstream_outbox.c.id == row.id,
-                                                   upstream_outbox.c.sent_at.is_(None)).values(**values))
+    # only while this claim holds the row: another instance may have claimed
+    # (and sent) it after our lease ran out, and its outcome stands
+    if not leasing.finish(center.engine, upstream_outbox, claim, row.id, **values):
+        log.warning("upstream %s: lease ran out before the outcome (%s) was written; "
+                    "the newer claim's outcome stands", row.message_key, outcome.kind)
 
 
-def _release(center, rows: Sequence[Any]) -> int:
-    """Give claimed, untried rows back as they were due (the lease ends now)."""
-    if not rows:
-        return 0
-    with center.engine.begin() as conn:
-        for r in rows:
-            conn.execute(update(upstream_outbox).where(upstream_outbox.c.id == r.id,
-                                                       upstream_outbox.c.sent_at.is_(None))
-                         .values(next_attempt_at=r.next_attempt_at))
+def _release(center, claim: Claim, rows: Sequence[Any]) -> int:
+    """Give claimed, untried rows back: due again now, for any instance."""
+    leasing.release(center.engine, upstream_outbox, claim, [r.id for r in rows], now=to_db(center.clock()))
     return len(rows)
 
 
