@@ -136,9 +136,25 @@ def failed(findings: Iterable[Finding]) -> bool:
     return any(f.error for f in findings)
 
 
+@dataclass(frozen=True)
+class Link:
+    """What verifying needs of one stored record (its body can be dropped:
+    a device may have hundreds of thousands of records)."""
+    id: str
+    seq: int
+    hash: str
+    prev: str | None                # the record's prev_hash ("" if unusable); None: schema 1
+
+
+def link_of(record: Mapping[str, Any]) -> Link:
+    """The record's Link; raises ChainError if it has no canonical form or no integer seq."""
+    # a chained record without a usable prev_hash links to nothing ("" is no hash)
+    return Link(str(record.get("id")), _seq(record), chain_hash(record),
+                (record.get(PREV_FIELD) or "") if is_chained(record) else None)
+
+
 @dataclass(eq=False)
 class _Node:
-    rec: Mapping[str, Any]
     id: str
     seq: int
     hash: str
@@ -167,15 +183,14 @@ def verify_chain(records: Iterable[Mapping[str, Any]],
     heads = dict(reported_heads or {})
     out: list[Finding] = []
     for device in sorted(set(by_device) | set(heads)):
-        out.extend(_verify_device(device, by_device.get(device, []), heads.get(device)))
+        out.extend(verify_device(device, [link_of(r) for r in by_device.get(device, [])], heads.get(device)))
     return out
 
 
-def _verify_device(device: str, recs: list[Mapping[str, Any]], head: Head | None) -> list[Finding]:
-    # a chained record without a usable prev_hash links to nothing ("" is no hash)
-    nodes = sorted((_Node(r, str(r.get("id")), _seq(r), chain_hash(r),
-                          (r.get(PREV_FIELD) or "") if is_chained(r) else None) for r in recs),
-                   key=lambda n: (n.seq, n.id))
+def verify_device(device: str, links: Iterable[Link], head: Head | None = None) -> list[Finding]:
+    """verify_chain for one device's records, given as their Links (any order):
+    what `hall-center audit` uses to read one device at a time."""
+    nodes = sorted((_Node(n.id, n.seq, n.hash, n.prev) for n in links), key=lambda n: (n.seq, n.id))
     found: list[Finding] = []
     plain = [n for n in nodes if n.prev is None]
     chained = [n for n in nodes if n.prev is not None]
@@ -397,5 +412,5 @@ def _order(f: Finding) -> tuple:
 
 
 __all__ = ["CHAINED_SCHEMA", "ChainError", "FINDING_KINDS", "FINDING_LABELS", "Finding", "GENESIS",
-           "HASH_FIELD", "Head", "PREV_FIELD", "canonical", "chain_hash", "failed", "is_chained",
-           "is_hash", "link", "verify_chain"]
+           "HASH_FIELD", "Head", "Link", "PREV_FIELD", "canonical", "chain_hash", "failed", "is_chained",
+           "is_hash", "link", "link_of", "verify_chain", "verify_device"]

@@ -8,7 +8,8 @@ import uuid
 import pytest
 
 from hallcore.chain import (
-    GENESIS, ChainError, Finding, Head, canonical, chain_hash, failed, is_chained, link, verify_chain,
+    GENESIS, ChainError, Finding, Head, Link, canonical, chain_hash, failed, is_chained, link, link_of,
+    verify_chain, verify_device,
 )
 from tests.support.center import make_vote
 
@@ -266,3 +267,17 @@ def test_a_device_whose_every_link_is_broken_is_reported_record_by_record():
     found = verify_chain(recs)
     # one finding per record, none twice: the first 199 each break a link the last one names
     assert [(f.kind, f.seq) for f in found] == [("altered", s) for s in range(1, 200)]
+
+
+def test_verify_device_on_links_agrees_with_verify_chain_on_records():
+    recs = chain(n=9)
+    tampered = [r for r in recs if r["seq"] != 3]
+    tampered[5] = dict(tampered[5], staff_id="9999")
+    tampered.append(dict(recs[6], id=str(uuid.uuid4()), ticket="Z999"))
+    head = head_of(recs, pending=0)
+    links = [link_of(r) for r in reversed(tampered)]
+    assert link_of(recs[-1]) == Link(recs[-1]["id"], 9, chain_hash(recs[-1]), recs[-1]["prev_hash"])
+    assert verify_device("tj-03", links, head) == verify_chain(tampered, {"tj-03": head})
+    assert {f.kind for f in verify_device("tj-03", links, head)} >= {"missing", "altered", "inserted"}
+    plain = make_vote("tj-03", 1)
+    assert link_of(plain).prev is None
