@@ -1,6 +1,6 @@
 """hall-center: serve, add-device, move-device, rotate-token, add-integration, qr-secret,
 add-user, passwd, disable-user, enable-user, rebuild-stats, calendar import,
-directory import/export, sample (center/samplecli.py)."""
+directory import/export, sample (center/samplecli.py), audit (center/auditcli.py)."""
 from __future__ import annotations
 
 import argparse
@@ -12,7 +12,7 @@ from pathlib import Path
 from hallcore.config import ConfigError
 from hallcore.hallclock import HallTimeFormatter, set_hall_zone
 
-from . import samplecli
+from . import auditcli, samplecli
 from .config import load_config
 from .integration import IntegrationError
 from .service import Center, CenterError
@@ -384,6 +384,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_directory_export)
 
     samplecli.add_parser(sub, with_config)
+    auditcli.add_parser(sub, with_config)
     return p
 
 
