@@ -3,8 +3,11 @@ stored bodies and the chain head its heartbeats reported (DESIGN.md §4.7;
 the rules are hallcore/chain.py's).
 
 One device at a time: its records are read by seq in chunks, each body is
-hashed into a `Link` and dropped, so memory grows with one small Link per
-record of the largest device, never with the bodies. Each record's columns
+hashed into a `Link` and dropped, and the Links are walked in constant
+memory (hallcore.chain.LinearChain). Only a device whose chain is not one
+unbroken run is read a second time and given to `verify_device`, which
+holds one small Link per record (about 0.6 kB; never the bodies) to name
+what is missing, altered or inserted. Each record's columns
 are also compared with its body: the statistics and pages read the
 columns, so a change there with the body left alone is an alteration too.
 The head is read before the records: a record the tablet put before its
@@ -21,7 +24,9 @@ from typing import Any, Callable, Iterator, Mapping
 
 from sqlalchemy import select, union, update
 
-from hallcore.chain import FINDING_KINDS, ChainError, Finding, Head, Link, failed, link_of, verify_device
+from hallcore.chain import (
+    FINDING_KINDS, ChainError, Finding, Head, LinearChain, Link, failed, link_of, verify_device,
+)
 from hallcore.hallclock import to_db
 
 from .db import devices, records
@@ -86,34 +91,45 @@ def _link(row: Any, body: Any, before: str | None) -> tuple[Link, str | None]:
     return link, None
 
 
+def _rows(conn, device_id: str, columns: list) -> Iterator[Any]:
+    q = (select(*columns).where(records.c.device_id == device_id).order_by(records.c.seq, records.c.id)
+         .execution_options(stream_results=True, yield_per=CHUNK))     # a server-side cursor on PostgreSQL
+    return iter(conn.execute(q))
+
+
 def audit_device(conn, device_id: str, head: Head | None, *, quarantined: int | None = None,
                  on_body: Callable[[Mapping[str, Any]], None] | None = None) -> DeviceAudit:
     """Read one device's stored records by seq and verify them (`on_body`: each body, for an export)."""
     out = DeviceAudit(device_id, head, quarantined=quarantined)
     cols = [records.c[k] for k in DERIVED] + [records.c.department, records.c.received_at, records.c.body]
-    q = (select(*cols).where(records.c.device_id == device_id).order_by(records.c.seq, records.c.id)
-         .execution_options(stream_results=True, yield_per=CHUNK))     # a server-side cursor on PostgreSQL
-    links: list[Link] = []
+    walk = LinearChain(device_id, head)
     extra: list[Finding] = []
-    before = None
-    for row in conn.execute(q):
+    for row in _rows(conn, device_id, cols):
         body = row.body
         if on_body is not None:
             on_body(body)
-        link, why = _link(row, body, before)
-        if why is None and isinstance(body, Mapping):
+        link, why = _link(row, body, None)
+        if why is None:
             why = column_problem(row, body)
         if why is not None:
             extra.append(Finding("altered", device_id, link.seq, link.id, detail=why))
-        links.append(link)
-        before = link.hash
+        walk.add(link)
         out.records += 1
         out.chained += link.prev is not None
+    found = walk.findings()
+    if found is None:
+        # not one unbroken run: read the Links again and let the full check name each record
+        links: list[Link] = []
+        before = None
+        for row in _rows(conn, device_id, [records.c.id, records.c.seq, records.c.body]):
+            link, _ = _link(row, row.body, before)
+            links.append(link)
+            before = link.hash
+        found = verify_device(device_id, links, head)
     # the specific reason first: a record both checks name is named once, for why
-    found = extra + verify_device(device_id, links, head)
     seen, unique = set(), []
-    for f in sorted(found, key=lambda f: (f.seq if f.seq is not None else -1, FINDING_KINDS.index(f.kind),
-                                          f.record_id or "")):
+    for f in sorted(extra + found, key=lambda f: (f.seq if f.seq is not None else -1,
+                                                  FINDING_KINDS.index(f.kind), f.record_id or "")):
         key = (f.kind, f.seq, f.record_id) if f.record_id else id(f)
         if key not in seen:
             seen.add(key)
