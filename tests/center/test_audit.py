@@ -297,3 +297,38 @@ def test_a_body_that_cannot_be_hashed_is_altered_not_a_crash(db_url, tmp_path):
         assert "cannot be hashed" in a.findings[0].detail
     finally:
         c.engine.dispose()
+
+
+def test_the_device_page_shows_the_chain_state_in_the_browser(running_center, browser_page, tmp_path, audit):
+    from playwright.sync_api import expect
+
+    from tests.support.paths import TEST_OUTPUT
+    c, page = running_center, browser_page
+    c.engine = create_engine(c.database)
+    out = TEST_OUTPUT / "center"
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        c.add_user("chen", "supervisor", "chen-pass-1")
+        send_through_the_agent(c, tmp_path, 6)
+        old_token = c.add_device(OLD, "taojiang", "03")
+        post(c, old_token, OLD, [make_vote(OLD, s) for s in (1, 2)])
+        with c.engine.begin() as conn:
+            conn.execute(delete(records).where(records.c.device_id == CHAINED, records.c.seq == 4))
+        assert audit(c)[0] == 1
+        page.goto(c.url + "/login")
+        page.fill("input[name=name]", "chen")
+        page.fill("input[name=password]", "chen-pass-1")
+        page.click("button[type=submit]")
+        page.goto(c.url + "/devices")
+        cells = page.locator("#devices td.chain")
+        expect(cells).to_have_count(2)
+        expect(cells.nth(0)).to_contain_text("未链接（schema 1 平板）")          # tab-01, listed first
+        expect(cells.nth(1)).to_contain_text("已链接，链头 6，核验发现 1 处问题")
+        expect(cells.nth(1)).to_contain_text("核验于")
+        page.screenshot(path=str(out / "20-devices-chain.png"), full_page=True)
+        cells.nth(1).locator("a").click()
+        expect(page.locator("#chain-findings tr")).to_have_count(2)
+        expect(page.locator("#chain-findings")).to_contain_text("记录缺失")
+        page.screenshot(path=str(out / "21-device-chain-findings.png"), full_page=True)
+    finally:
+        c.engine.dispose()
