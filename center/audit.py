@@ -1,5 +1,5 @@
 """`hall-center audit`: each device's chain of records checked against the
-stored bodies and the chain head its heartbeats reported (DESIGN.md §4.7;
+stored bodies and the chain head its heartbeats reported (DESIGN.md §10.6;
 the rules are hallcore/chain.py's).
 
 One device at a time: its records are read by seq in chunks, each body is

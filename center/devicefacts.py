@@ -1,6 +1,6 @@
 """What the device page shows about a tablet's records: seq gaps, seqs used
 twice, record ids sent again with other content (DESIGN.md section 10.5),
-and the state of its chain (tamper evidence, DESIGN.md §4.7).
+and the state of its chain (tamper evidence, DESIGN.md §10.6).
 
 The counts come from the counters ingest keeps on the device row, so the
 device list costs nothing per record; the lists are read for one device on
