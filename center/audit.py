@@ -2,7 +2,8 @@
 stored bodies and the chain head its heartbeats reported (DESIGN.md §10.6;
 the rules are hallcore/chain.py's).
 
-One device at a time: its records are read by seq in chunks, each body is
+One device at a time: its records are read by seq in chunks (each in a
+short transaction of its own, so ingest goes on meanwhile), each body is
 hashed into a `Link` and dropped, and the Links are walked in constant
 memory (hallcore.chain.LinearChain). Only a device whose chain is not one
 unbroken run is read a second time and given to `verify_device`, which
@@ -22,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Iterator, Mapping
 
-from sqlalchemy import select, union, update
+from sqlalchemy import select, tuple_, union, update
 
 from hallcore.chain import (
     FINDING_KINDS, ChainError, Finding, Head, LinearChain, Link, failed, link_of, verify_device,
@@ -91,20 +92,30 @@ def _link(row: Any, body: Any, before: str | None) -> tuple[Link, str | None]:
     return link, None
 
 
-def _rows(conn, device_id: str, columns: list) -> Iterator[Any]:
-    q = (select(*columns).where(records.c.device_id == device_id).order_by(records.c.seq, records.c.id)
-         .execution_options(stream_results=True, yield_per=CHUNK))     # a server-side cursor on PostgreSQL
-    return iter(conn.execute(q))
+def _rows(engine, device_id: str, columns: list) -> Iterator[Any]:
+    """The device's rows by (seq, id), CHUNK at a time, each chunk in a short
+    transaction of its own: on SQLite every transaction of the center holds the
+    write lock (BEGIN IMMEDIATE), so one long read would hold up ingest."""
+    q = select(*columns).where(records.c.device_id == device_id).order_by(records.c.seq, records.c.id)
+    after = None
+    while True:                                       # bounded: (seq, id) grows with every chunk
+        page = q if after is None else q.where(tuple_(records.c.seq, records.c.id) > after)
+        with engine.connect() as conn:
+            rows = conn.execute(page.limit(CHUNK)).all()
+        yield from rows
+        if len(rows) < CHUNK:
+            return
+        after = (rows[-1].seq, rows[-1].id)
 
 
-def audit_device(conn, device_id: str, head: Head | None, *, quarantined: int | None = None,
+def audit_device(engine, device_id: str, head: Head | None, *, quarantined: int | None = None,
                  on_body: Callable[[Mapping[str, Any]], None] | None = None) -> DeviceAudit:
     """Read one device's stored records by seq and verify them (`on_body`: each body, for an export)."""
     out = DeviceAudit(device_id, head, quarantined=quarantined)
     cols = [records.c[k] for k in DERIVED] + [records.c.department, records.c.received_at, records.c.body]
     walk = LinearChain(device_id, head)
     extra: list[Finding] = []
-    for row in _rows(conn, device_id, cols):
+    for row in _rows(engine, device_id, cols):
         body = row.body
         if on_body is not None:
             on_body(body)
@@ -121,7 +132,7 @@ def audit_device(conn, device_id: str, head: Head | None, *, quarantined: int | 
         # not one unbroken run: read the Links again and let the full check name each record
         links: list[Link] = []
         before = None
-        for row in _rows(conn, device_id, [records.c.id, records.c.seq, records.c.body]):
+        for row in _rows(engine, device_id, [records.c.id, records.c.seq, records.c.body]):
             link, _ = _link(row, row.body, before)
             links.append(link)
             before = link.hash
@@ -190,9 +201,10 @@ def run(engine, now: datetime, only: str | None = None,
     with engine.connect() as conn:
         ids = device_ids(conn, only)
     for device in ids:
-        with engine.begin() as conn:
+        with engine.connect() as conn:               # the head first (module docstring)
             head, quarantined = reported_heads(conn, device).get(device, (None, None))
-            a = audit_device(conn, device, head, quarantined=quarantined, on_body=on_body)
+        a = audit_device(engine, device, head, quarantined=quarantined, on_body=on_body)
+        with engine.begin() as conn:
             store(conn, a, now)
         yield a
 
@@ -217,7 +229,11 @@ def device_lines(a: DeviceAudit) -> list[str]:
     state = {"problems": f"PROBLEMS ({len(a.problems)})", "unchained": "unchained (schema 1, not an error)"}
     lines = [f"{a.device_id}: {state.get(a.state, a.state)}, {a.records} record(s), {a.chained} chained{head}"]
     lines += [finding_line(f) for f in a.findings if f.error]
-    if a.problems and a.quarantined:
+    missing = any(f.kind == "missing" for f in a.problems)
+    if missing and a.head is not None and a.head.pending:
+        lines.append(f"  note: the tablet reported {a.head.pending} record(s) still pending: a missing seq may "
+                     f"still be on the tablet (bad reviews are sent first); audit again once they are sent")
+    if missing and a.quarantined:
         lines.append(f"  note: the tablet reports {a.quarantined} quarantined record(s) (rejected by the "
                      f"center, kept on the tablet): a missing seq may be one of them")
     return lines

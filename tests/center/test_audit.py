@@ -269,10 +269,16 @@ def test_a_device_is_read_by_seq_across_chunks_and_each_body_passed_once(db_url,
         with c.engine.begin() as conn:
             conn.execute(insert(records), rows)
         seen = []
-        with c.engine.connect() as conn:
-            a = audit_mod.audit_device(conn, CHAINED, Head(len(rows), prev, 0), on_body=lambda b: seen.append(b["seq"]))
+        a = audit_mod.audit_device(c.engine, CHAINED, Head(len(rows), prev, 0), on_body=lambda b: seen.append(b["seq"]))
         assert (a.state, a.records, a.chained, a.findings) == ("intact", len(rows), len(rows), [])
         assert seen == list(range(1, len(rows) + 1))
+        # a second record on the seq that ends the first chunk is read too, and named
+        forged = link(make_vote(CHAINED, audit_mod.CHUNK, ticket="Z"), rows[audit_mod.CHUNK - 2]["body"]["prev_hash"])
+        with c.engine.begin() as conn:
+            conn.execute(insert(records), [record_row(forged, "不动产登记", API_NOW)])
+        a = audit_mod.audit_device(c.engine, CHAINED, Head(len(rows), prev, 0))
+        assert a.records == len(rows) + 1
+        assert [(f.kind, f.seq, f.record_id) for f in a.findings] == [("inserted", audit_mod.CHUNK, forged["id"])]
     finally:
         c.engine.dispose()
 
@@ -291,8 +297,7 @@ def test_a_body_that_cannot_be_hashed_is_altered_not_a_crash(db_url, tmp_path):
         rows[1]["body"] = dict(recs[1], matter_index=1.5)              # no canonical form
         with c.engine.begin() as conn:
             conn.execute(insert(records), rows)
-        with c.engine.connect() as conn:
-            a = audit_mod.audit_device(conn, CHAINED, None)
+        a = audit_mod.audit_device(c.engine, CHAINED, None)
         assert [(f.kind, f.seq) for f in a.findings] == [("altered", 2)]
         assert "cannot be hashed" in a.findings[0].detail
     finally:
