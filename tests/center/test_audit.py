@@ -337,3 +337,16 @@ def test_the_device_page_shows_the_chain_state_in_the_browser(running_center, br
         page.screenshot(path=str(out / "21-device-chain-findings.png"), full_page=True)
     finally:
         c.engine.dispose()
+
+
+def test_a_missing_seq_while_the_tablet_still_has_records_pending_gets_a_note():
+    from center.audit import DeviceAudit, device_lines
+    from hallcore.chain import Finding
+    gap = Finding("missing", CHAINED, 4, None, seq_to=4, detail="seq 4–4 not stored")
+    lines = device_lines(DeviceAudit(CHAINED, Head(9, "a" * 64, 2), records=8, chained=8, quarantined=1,
+                                     findings=[gap]))
+    assert lines[0] == f"{CHAINED}: PROBLEMS (1), 8 record(s), 8 chained, head seq 9 (pending 2)"
+    assert lines[1] == "  seq 4 missing: seq 4–4 not stored"
+    assert "2 record(s) still pending" in lines[2] and "1 quarantined record(s)" in lines[3]
+    quiet = device_lines(DeviceAudit(CHAINED, Head(9, "a" * 64, 0), records=8, chained=8, findings=[gap]))
+    assert len(quiet) == 2
