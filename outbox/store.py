@@ -228,17 +228,21 @@ class Outbox:
         """The chain head: chain.json's, unless a stored record has a higher seq
         (a put stopped between its record and chain.json, or an outbox that
         stored schema-1 records before this version: its first schema-2 record
-        links to the last schema-1 one). Under both locks or the put lock."""
-        tops = [max((e["record"] for e in entries), key=lambda r: r["seq"], default=None)
-                for entries in (pending, quarantined)]
-        top = max((r for r in tops if r is not None), key=lambda r: r["seq"], default=None)
-        if self.archive.max_seq() > (top["seq"] if top else 0):
-            top = (self.archive.highest() or {}).get("record", top)
-        if top is None or (saved is not None and saved.seq >= top["seq"]):
-            if saved is not None and top is not None and saved.seq == top["seq"] and saved.hash != chain_hash(top):
-                return saved, (f"the stored record at seq {top['seq']} does not hash to the chain head in "
+        links to the last schema-1 one). Under both locks or the put lock.
+        An archived record is read only when it is needed."""
+        loaded = [e["record"] for e in pending] + [e["record"] for e in quarantined]
+        top = max(loaded, key=lambda r: r["seq"], default=None)
+        archived = self.archive.max_seq()
+        top_seq = max(top["seq"] if top else 0, archived)
+        if saved is not None and saved.seq >= top_seq:
+            if top is not None and top["seq"] == saved.seq and chain_hash(top) != saved.hash:
+                return saved, (f"the stored record at seq {saved.seq} does not hash to the chain head in "
                                f"{CHAIN_FILE} (changed on the tablet?); the chain continues from the head")
             return saved, None
+        if top_seq == 0:
+            return saved, None
+        if archived > (top["seq"] if top else 0):
+            top = (self.archive.highest() or {}).get("record", top)
         head = Head(top["seq"], chain_hash(top))
         if saved is None:
             return head, None

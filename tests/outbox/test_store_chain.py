@@ -209,3 +209,21 @@ def test_stored_bodies_hash_the_same_after_a_json_round_trip(folder):
                            prompted_at=datetime(2026, 11, 27, 1, 0, tzinfo=timezone.utc)))
         sent = json.loads(json.dumps(box.pending()[0], ensure_ascii=True))
         assert chain_hash(sent) == chain_hash(rec) == box.chain_head().hash
+
+
+def test_a_record_changed_on_the_tablet_does_not_move_the_head(folder):
+    """The head in chain.json is what the tablet put: a pending file edited later
+    hashes differently, start-up says so, and the chain goes on from the head
+    (the center then finds the edited record altered)."""
+    with Outbox(folder, DEVICE) as box:
+        recs = [box.put(vote(i)) for i in range(2)]
+    path = folder / "pending" / f"{recs[1]['id']}.json"
+    entry = json.loads(path.read_text(encoding="utf-8"))
+    entry["record"]["staff_name"] = "王五"
+    path.write_text(json.dumps(entry, ensure_ascii=False), encoding="utf-8")
+    with Outbox(folder, DEVICE) as box:
+        assert any("changed on the tablet" in n for n in box.recovered)
+        nxt = box.put(vote(2))
+        assert nxt["prev_hash"] == chain_hash(recs[1])
+        found = verify_chain(everything(box), {DEVICE: Head(3, chain_hash(nxt), 0)})
+        assert [(f.kind, f.seq) for f in found] == [("altered", 2)]
