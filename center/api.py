@@ -67,8 +67,9 @@ class VotesOut(BaseModel):
 
 
 class ChainHeadIn(BaseModel):
-    """The tablet's chain head: seq and chain hash of the last record its outbox put."""
-    model_config = ConfigDict(extra="forbid", strict=True)
+    """The tablet's chain head: seq and chain hash of the last record its outbox put
+    (unknown keys ignored, as in the heartbeat, for agents newer than the center)."""
+    model_config = ConfigDict(extra="ignore", strict=True)
     seq: int = Field(ge=0, le=2 ** 53, description="0: nothing put yet")
     hash: str = Field(pattern="^[0-9a-f]{64}$", description="hallcore.chain.chain_hash of that record")
 

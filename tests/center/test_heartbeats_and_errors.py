@@ -30,7 +30,7 @@ WRONG_BEATS = [
     ("clock", "2" * 41), ("clock_problem", "p" * 301), ("oldest_pending", False),
     ("chain_head", {"seq": "1", "hash": "a" * 64}), ("chain_head", {"seq": -1, "hash": "a" * 64}),
     ("chain_head", {"seq": 1, "hash": "A" * 64}), ("chain_head", {"seq": 1, "hash": "a" * 63}),
-    ("chain_head", {"seq": 1}), ("chain_head", {"seq": 1, "hash": "a" * 64, "extra": 1}),
+    ("chain_head", {"seq": 1}), ("chain_head", {"hash": "a" * 64}), ("chain_head", "a" * 64),
     ("chain_head", {"seq": 2 ** 53 + 1, "hash": "a" * 64}), ("chain_head", ["a" * 64]),
 ]
 
