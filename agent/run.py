@@ -270,6 +270,9 @@ class Agent:
             return self._status
         self._status_due = now + STATUS_EVERY_S
         if self._counts_dirty or force or not self._status:
+            # the head before the counts: a record is pending before the head names it,
+            # so "pending 0" always covers every record up to the head
+            head = self.outbox.chain_head()
             counts = self.outbox.counts()
             quarantine = self.outbox.quarantined()
             oldest = self.outbox.oldest_pending_at()
@@ -278,6 +281,7 @@ class Agent:
             self._status.update(
                 pending=counts["pending"], archived=counts["archived"], quarantined=counts["quarantined"],
                 oldest_pending=_iso(oldest), damaged=len(damaged), damaged_files=damaged[-SHOWN_DAMAGED:],
+                chain_head={"seq": head.seq, "hash": head.hash},
                 quarantined_ids=[q["record"]["id"] for q in quarantine[-1000:]],
                 quarantine=[{"id": q["record"]["id"], "seq": q["record"].get("seq"),
                              "ticket": q["record"].get("ticket"), "window_id": q["record"].get("window_id"),

@@ -22,10 +22,13 @@ STALE_AFTER_S = 120   # a status older than this means the agent is not running
 def heartbeat_body(status: Mapping[str, Any]) -> dict[str, Any]:
     """The heartbeat the center's device view shows (DESIGN.md section 4):
     with `clock_problem` when the tablet's own clock is plainly wrong (the
-    kiosk then asks nothing; hallcore.timebounds)."""
+    kiosk then asks nothing; hallcore.timebounds), and `chain_head`, which
+    with `pending` lets the center's audit tell "still on the tablet" from
+    "lost" (hallcore/chain.py)."""
     body = {k: status.get(k) for k in
             ("pending", "oldest_pending", "quarantined", "quarantined_ids", "last_success", "version", "clock")}
     body["last_error"] = (status.get("last_error") or None) and str(status["last_error"])[:2000]
+    body["chain_head"] = status.get("chain_head")     # seq and hash of the last record put (tamper evidence)
     clock = parse_time(status.get("clock"))
     body["clock_problem"] = clock_problem(clock) if clock is not None else None
     return body
@@ -69,6 +72,13 @@ def problems(status: Mapping[str, Any], now: datetime, *, running: bool | None =
     return out
 
 
+def chain_line(head: Any) -> str:
+    """The chain head as `hall-agent status` shows it: seq and the hash's start."""
+    if not isinstance(head, Mapping) or not isinstance(head.get("hash"), str):
+        return "-"
+    return f"seq {head.get('seq')} ({head['hash'][:12]}…)" if head.get("seq") else "none yet (nothing put)"
+
+
 def render(status: Mapping[str, Any] | None, now: datetime, path: Path, *, running: bool | None = None) -> str:
     """Readable lines for `hall-agent status`, times in the hall's zone. `running`: whether a
     hall-agent holds the tablet's instance lock (None: unknown, judged by the file's age)."""
@@ -85,6 +95,7 @@ def render(status: Mapping[str, Any] | None, now: datetime, path: Path, *, runni
         f"oldest pending {shown(status.get('oldest_pending'))}",
         f"quarantined    {status.get('quarantined')}",
         f"damaged        {status.get('damaged', 0)}",
+        f"chain head     {chain_line(status.get('chain_head'))}",
         f"last success   {shown(status.get('last_success'))}",
         f"last error     {shown_error(status.get('last_error'))}",
         f"version        {status.get('version')}  pid {status.get('pid')}  written {shown(status.get('clock'))}",

@@ -44,7 +44,7 @@ class ApiError(Exception):
 class VotesIn(BaseModel):
     model_config = ConfigDict(strict=True)
     device_id: str = Field(min_length=1, max_length=64)
-    votes: list[Any] = Field(description="schema-1 records (DESIGN.md section 3); "
+    votes: list[Any] = Field(description="schema-1 or schema-2 records (DESIGN.md section 3); "
                                          "each is validated on its own")
 
 
@@ -66,6 +66,14 @@ class VotesOut(BaseModel):
     results: list[VoteResult]
 
 
+class ChainHeadIn(BaseModel):
+    """The tablet's chain head: seq and chain hash of the last record its outbox put
+    (unknown keys ignored, as in the heartbeat, for agents newer than the center)."""
+    model_config = ConfigDict(extra="ignore", strict=True)
+    seq: int = Field(ge=0, le=2 ** 53, description="0: nothing put yet")
+    hash: str = Field(pattern="^[0-9a-f]{64}$", description="hallcore.chain.chain_hash of that record")
+
+
 class HeartbeatIn(BaseModel):
     """Strict: a number sent as "5" or true is refused, not read as 5 or 1."""
     model_config = ConfigDict(extra="ignore", strict=True)
@@ -80,6 +88,7 @@ class HeartbeatIn(BaseModel):
     clock: str = Field(max_length=40, description="the tablet's clock, ISO 8601 with offset")
     clock_problem: str | None = Field(default=None, max_length=300,
                                       description="why the tablet finds its own clock plainly wrong")
+    chain_head: ChainHeadIn | None = Field(default=None, description="absent from a schema-1 tablet")
 
 
 class HeartbeatOut(BaseModel):

@@ -1,7 +1,7 @@
 """hall-center: serve, add-device, move-device, rotate-token, add-integration, qr-secret,
 add-user, passwd, disable-user, enable-user, rebuild-stats, report, calendar import,
 directory import/export, sample (center/samplecli.py), upstream preview/status/backfill
-(center/upstreamcli.py), flags scan/list (center/flagcli.py)."""
+(center/upstreamcli.py), flags scan/list (center/flagcli.py), audit (center/auditcli.py)."""
 from __future__ import annotations
 
 import argparse
@@ -13,7 +13,7 @@ from pathlib import Path
 from hallcore.config import ConfigError
 from hallcore.hallclock import HallTimeFormatter, set_hall_zone
 
-from . import flagcli, samplecli, upstreamcli
+from . import auditcli, flagcli, samplecli, upstreamcli
 from .config import load_config
 from .integration import IntegrationError
 from .service import Center, CenterError
@@ -438,6 +438,7 @@ def build_parser() -> argparse.ArgumentParser:
     samplecli.add_parser(sub, with_config)
     upstreamcli.add_parser(sub, with_config)
     flagcli.add_parser(sub, with_config)
+    auditcli.add_parser(sub, with_config)
     return p
 
 

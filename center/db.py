@@ -39,6 +39,15 @@ devices = Table(
     Column("heartbeat_at", DateTime),
     Column("heartbeat", JSON),
     Column("clock_skew_s", Integer),
+    # tamper evidence (hallcore/chain.py): the chain head of the latest heartbeat
+    # that carried one (a later one without it keeps it), with that heartbeat's
+    # pending, and what the last `hall-center audit` found
+    Column("chain_seq", BigInteger),
+    Column("chain_hash", String(64)),
+    Column("chain_pending", BigInteger),
+    Column("chain_reported_at", DateTime),
+    Column("chain_audited_at", DateTime),
+    Column("chain_audit", JSON),         # {"state": intact|problems|unchained|empty, "problems": n, "findings": [...]}
 )
 
 records = Table(

@@ -12,17 +12,27 @@ Every text a citizen or a tablet wrote may be a spreadsheet formula
 = + - @, a tab or a carriage return gets a leading ' (OWASP's rule), in
 both formats: a JSON export, too, is often turned into a spreadsheet by a
 converter that writes such strings as formulas. The exact record stays in
-records.body."""
+records.body.
+
+These exports are for reading: the phone is masked and texts are guarded,
+so a row does not hash as the tablet's record did. What the inspectors
+(纪检监察) verify is the inspection folder (`InspectionExport`, written by
+`hall-center audit --export FOLDER`): every body exactly as stored, and
+the chain heads the tablets reported (docs/design-integrity.md §1.4)."""
 from __future__ import annotations
 
 import csv
 import io
 import json
+import os
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 
 from sqlalchemy import select
 
+from hallcore.chain import Head
+from hallcore.fsutil import PRIVATE, atomic_write_json
 from hallcore.hallclock import compact, from_db, stamp
 from hallcore.record import SCALES, mask_phone, parse_time
 
@@ -145,3 +155,43 @@ def json_chunks(engine, start: date, end: date, window_id: str | None = None) ->
         yield ("" if first else ",\n") + json.dumps(row, ensure_ascii=False)
         first = False
     yield "]}\n"
+
+
+class InspectionExport:
+    """The folder the inspectors verify (docs/design-integrity.md §1.4):
+    `records.jsonl`, each stored body exactly as the tablet sent it, one JSON
+    object a line (by device, then seq, as added), and `heads.json`, the chain
+    head each device last reported. The bodies hold call-back phone numbers:
+    both files are private to the owner. Refuses a folder that already holds
+    either file, so an old export is never mixed with a new one."""
+
+    RECORDS, HEADS = "records.jsonl", "heads.json"
+
+    def __init__(self, folder: str | os.PathLike):
+        self.folder = Path(folder)
+        self.count = 0
+        try:
+            self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            self._file = open(os.open(self.folder / self.RECORDS, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE),
+                              "w", encoding="utf-8", newline="\n")
+        except FileExistsError:
+            raise ValueError(f"{self.folder / self.RECORDS} exists: export into a new or empty folder") from None
+        if (self.folder / self.HEADS).exists():
+            self._file.close()
+            raise ValueError(f"{self.folder / self.HEADS} exists: export into a new or empty folder")
+
+    def add(self, body: Mapping[str, Any]) -> None:
+        self._file.write(json.dumps(body, ensure_ascii=False) + "\n")
+        self.count += 1
+
+    def finish(self, heads: Mapping[str, Head]) -> None:
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._file.close()
+        atomic_write_json(self.folder / self.HEADS,
+                          {d: {"seq": h.seq, "hash": h.hash, "pending": h.pending} for d, h in sorted(heads.items())})
+
+    def abandon(self) -> None:
+        """The export failed half way: leave no partial file to be handed over."""
+        self._file.close()
+        (self.folder / self.RECORDS).unlink(missing_ok=True)

@@ -155,9 +155,13 @@ class Center:
         limit, an unknown one, or one the tablet itself reports wrong."""
         now = self.clock()
         skew = clock_skew(beat.get("clock"), now, self.cfg.record_bounds)
+        head = beat.get("chain_head")
+        # the chain head is kept until a heartbeat reports another (an agent without one keeps it)
+        chain = {} if not head else dict(chain_seq=head["seq"], chain_hash=head["hash"],
+                                         chain_pending=beat.get("pending"), chain_reported_at=to_db(now))
         with self.engine.begin() as conn:
             conn.execute(update(devices).where(devices.c.device_id == device_id).values(
-                heartbeat_at=to_db(now), heartbeat=beat, clock_skew_s=skew))
+                heartbeat_at=to_db(now), heartbeat=beat, clock_skew_s=skew, **chain))
         flagged = skew is None or abs(skew) > self.cfg.clock_skew_warn_s or bool(beat.get("clock_problem"))
         return {"ok": True, "server_time": now.isoformat(timespec="seconds"),
                 "clock_skew_s": skew, "clock_skew_flagged": flagged}

@@ -136,9 +136,25 @@ def failed(findings: Iterable[Finding]) -> bool:
     return any(f.error for f in findings)
 
 
-@dataclass(eq=False)
+@dataclass(frozen=True, slots=True)
+class Link:
+    """What verifying needs of one stored record (its body can be dropped:
+    a device may have hundreds of thousands of records)."""
+    id: str
+    seq: int
+    hash: str
+    prev: str | None                # the record's prev_hash ("" if unusable); None: schema 1
+
+
+def link_of(record: Mapping[str, Any]) -> Link:
+    """The record's Link; raises ChainError if it has no canonical form or no integer seq."""
+    # a chained record without a usable prev_hash links to nothing ("" is no hash)
+    return Link(str(record.get("id")), _seq(record), chain_hash(record),
+                (record.get(PREV_FIELD) or "") if is_chained(record) else None)
+
+
+@dataclass(eq=False, slots=True)
 class _Node:
-    rec: Mapping[str, Any]
     id: str
     seq: int
     hash: str
@@ -167,15 +183,14 @@ def verify_chain(records: Iterable[Mapping[str, Any]],
     heads = dict(reported_heads or {})
     out: list[Finding] = []
     for device in sorted(set(by_device) | set(heads)):
-        out.extend(_verify_device(device, by_device.get(device, []), heads.get(device)))
+        out.extend(verify_device(device, [link_of(r) for r in by_device.get(device, [])], heads.get(device)))
     return out
 
 
-def _verify_device(device: str, recs: list[Mapping[str, Any]], head: Head | None) -> list[Finding]:
-    # a chained record without a usable prev_hash links to nothing ("" is no hash)
-    nodes = sorted((_Node(r, str(r.get("id")), _seq(r), chain_hash(r),
-                          (r.get(PREV_FIELD) or "") if is_chained(r) else None) for r in recs),
-                   key=lambda n: (n.seq, n.id))
+def verify_device(device: str, links: Iterable[Link], head: Head | None = None) -> list[Finding]:
+    """verify_chain for one device's records, given as their Links (any order):
+    what `hall-center audit` uses to read one device at a time."""
+    nodes = sorted((_Node(n.id, n.seq, n.hash, n.prev) for n in links), key=lambda n: (n.seq, n.id))
     found: list[Finding] = []
     plain = [n for n in nodes if n.prev is None]
     chained = [n for n in nodes if n.prev is not None]
@@ -191,10 +206,9 @@ def _verify_device(device: str, recs: list[Mapping[str, Any]], head: Head | None
             continue
         run.append(n)
     if run:
-        found.append(Finding("unchained", device, run[0].seq, seq_to=run[-1].seq, count=len(run),
-                             detail="records of a schema-1 tablet carry no chain"))
+        found.append(_unchained(device, run[0].seq, run[-1].seq, len(run)))
     if not chained:
-        found.extend(_head_without_chain(device, run, head))
+        found.extend(_head_without_chain(device, run[-1].seq if run else 0, head))
         return sorted(found, key=_order)
 
     last_plain = run[-1] if run else None
@@ -373,18 +387,26 @@ def _check_head(device: str, head: Head, accepted: list[list[_Node]]) -> list[Fi
                             detail=f"the tablet's head at seq {head.seq} is {head.hash[:12]}…, "
                                    f"the stored record hashes to {n.hash[:12]}…")]
         return []
+    # past the chain with records pending: still on the tablet; inside a gap: reported as missing
+    return _head_past(device, head, top)
+
+
+def _head_past(device: str, head: Head, top: int) -> list[Finding]:
     if head.seq > top and head.pending == 0:
         return [Finding("missing", device, top + 1, None, seq_to=head.seq, count=head.seq - top,
                         detail=f"the tablet's head is seq {head.seq} and it has nothing pending, "
                                f"but the center's chain ends at seq {top}")]
-    # past the chain with records pending: still on the tablet; inside a gap: reported as missing
     return []
 
 
-def _head_without_chain(device: str, run: list[_Node], head: Head | None) -> list[Finding]:
+def _unchained(device: str, first: int, last: int, count: int) -> Finding:
+    return Finding("unchained", device, first, seq_to=last, count=count,
+                   detail="records of a schema-1 tablet carry no chain")
+
+
+def _head_without_chain(device: str, top: int, head: Head | None) -> list[Finding]:
     if head is None or head.seq < 1:
         return []
-    top = run[-1].seq if run else 0
     if head.seq > top and head.pending == 0:
         return [Finding("missing", device, top + 1, None, seq_to=head.seq, count=head.seq - top,
                         detail=f"the tablet reports a chain up to seq {head.seq}, "
@@ -392,10 +414,61 @@ def _head_without_chain(device: str, run: list[_Node], head: Head | None) -> lis
     return []
 
 
+class LinearChain:
+    """One device's Links fed in seq order, in constant memory: either they
+    form one unbroken chain, and `findings()` is what `verify_device` would
+    report (only `unchained` and a head past the stored records), or
+    `findings()` is None and only `verify_device`, which holds every Link,
+    can say what is wrong. `hall-center audit` walks each device this way
+    first, so an intact device of any size costs no memory."""
+
+    def __init__(self, device: str, head: Head | None = None):
+        self.device, self.head = device, head
+        self.broken = False
+        self.last: Link | None = None
+        self.chained = 0
+        self.plain: tuple[int, int, int] | None = None      # first seq, last seq, count
+
+    def add(self, n: Link) -> None:
+        if self.broken:
+            return
+        last, head = self.last, self.head
+        if last is not None and n.seq <= last.seq:
+            self.broken = True                  # a repeated seq (or not in seq order)
+        elif n.prev is None:
+            if self.chained:
+                self.broken = True              # schema 1 after the chain began
+            else:
+                first, _, count = self.plain or (n.seq, n.seq, 0)
+                self.plain = (first, n.seq, count + 1)
+        else:
+            if self.chained:
+                ok = n.prev == last.hash
+            elif last is None:
+                ok = n.prev == GENESIS and n.seq == 1
+            else:                               # an upgraded tablet: its last schema-1 record, or zeros
+                ok = n.prev in (GENESIS, last.hash)
+            if not ok or (head is not None and n.seq == head.seq and n.hash != head.hash):
+                self.broken = True
+            self.chained += 1
+        self.last = n
+
+    def findings(self) -> list[Finding] | None:
+        if self.broken:
+            return None
+        out = [_unchained(self.device, *self.plain)] if self.plain else []
+        top = self.last.seq if self.last is not None else 0
+        if not self.chained:
+            out += _head_without_chain(self.device, top, self.head)
+        elif self.head is not None:
+            out += _head_past(self.device, self.head, top)
+        return sorted(out, key=_order)
+
+
 def _order(f: Finding) -> tuple:
     return (f.device_id, f.seq if f.seq is not None else -1, FINDING_KINDS.index(f.kind), f.record_id or "")
 
 
 __all__ = ["CHAINED_SCHEMA", "ChainError", "FINDING_KINDS", "FINDING_LABELS", "Finding", "GENESIS",
-           "HASH_FIELD", "Head", "PREV_FIELD", "canonical", "chain_hash", "failed", "is_chained",
-           "is_hash", "link", "verify_chain"]
+           "HASH_FIELD", "Head", "Link", "LinearChain", "PREV_FIELD", "canonical", "chain_hash", "failed", "is_chained",
+           "is_hash", "link", "link_of", "verify_chain", "verify_device"]

@@ -1,4 +1,6 @@
-"""The schema-1 evaluation record and the rating scales (DESIGN.md sections 2, 3).
+"""The evaluation record (schema 1, and schema 2 = schema 1 + `prev_hash`,
+linked by the outbox: hallcore/chain.py) and the rating scales (DESIGN.md
+sections 2, 3).
 
 The one place that knows what a record looks like, which ratings exist, how a
 rating maps to the GB/T 39046-2020 satisfaction code, and what a bad review
@@ -13,9 +15,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Iterable, Mapping
 
+from hallcore.chain import PREV_FIELD, is_hash
 from hallcore.timebounds import DEADLINE_SPAN, DEFAULT_BOUNDS, TimeBounds
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 1          # what new_record writes: the outbox's put links it to schema 2
+SCHEMA_VERSIONS = (1, 2)    # what every side accepts
 CHANNEL_HALL_TABLET = "hall_tablet"  # 政务大厅平板电脑
 # GB/T 39046-2020 table 9 评价渠道, in its order (labels and who may write
 # which: center/channels.py)
@@ -162,6 +166,8 @@ FIELDS = (
     "channel", "called_at", "finished_at", "prompted_at", "voted_at", "due_at",
     "calendar_verified",
 )
+# schema 2 keeps every schema-1 field and adds the chain link (hallcore/chain.py)
+FIELDS_BY_SCHEMA = {1: FIELDS, 2: FIELDS + (PREV_FIELD,)}
 
 
 def parse_time(value: Any) -> datetime | None:
@@ -215,14 +221,21 @@ def validate_record(record: Any, *, require_seq: bool = True, now: datetime | No
     def bad(field: str, expected: str) -> None:
         errs.append(FieldError(field, r.get(field), expected))
 
-    unknown = sorted(set(r) - set(FIELDS))
+    schema = r.get("schema")
+    known = _int(schema) and schema in SCHEMA_VERSIONS
+    own = schema if known else SCHEMA_VERSION     # unknown fields are judged by the record's own schema
+    unknown = sorted(set(r) - set(FIELDS_BY_SCHEMA[own]))
     for f in unknown:
-        errs.append(FieldError(f, r[f], "no such field in schema 1"))
+        errs.append(FieldError(f, r[f], f"no such field in schema {own}"))
 
     if not is_canonical_id(r.get("id")):
         bad("id", "a lowercase hyphenated UUID string such as 8e1f0c2a-5b7d-4c1e-9f3a-0d2b6c4e8a10")
-    if not _int(r.get("schema")) or r.get("schema") != SCHEMA_VERSION:
-        bad("schema", f"{SCHEMA_VERSION}")
+    if not known:
+        bad("schema", " or ".join(str(v) for v in SCHEMA_VERSIONS))
+    elif schema == 2 and not is_hash(r.get(PREV_FIELD)):
+        # a schema-2 record exists only after the outbox's put, which links it
+        bad(PREV_FIELD, "64 lowercase hex digits: the chain hash of the device's previous record "
+                        "(64 zeros for the first)")
     if not _text(r.get("device_id"), limit=64):
         bad("device_id", "a non-empty device id of at most 64 characters")
     seq = r.get("seq")

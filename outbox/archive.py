@@ -154,6 +154,11 @@ class Archive:
     def max_seq(self) -> int:
         return max((max(p.seqs.values(), default=0) for p in self._parts.values()), default=0)
 
+    def highest(self) -> dict[str, Any] | None:
+        """The archived entry with the highest seq (after refresh()), or None."""
+        best = max(((seq, i, n) for n, part in self._parts.items() for i, seq in part.seqs.items()), default=None)
+        return self.find(best[1], best[2]) if best is not None else None
+
     def add(self, entries: list[dict[str, Any]], acked_at: str, day: date) -> dict[str, str]:
         """Durably append acknowledged entries; returns record id -> part name."""
         self.refresh()

@@ -8,6 +8,8 @@ Layout of the outbox folder (README "Outbox (durability)" explains why):
                          each with a sidecar index <day>.<n>.idx (ids and seqs)
     quarantine.json      TinyDB file of records the center rejected, with reason
     seq.json             device id and a floor for the next seq
+    chain.json           device id and the chain head: seq and chain hash of the
+                         last record put (hallcore/chain.py); its seq is a floor too
     .last_put            symlink whose target is the last seq handed out; its
                          mtime is `last_change`
     put.lock, move.lock  flock files: puts serialise on one, acknowledge /
@@ -37,6 +39,7 @@ from typing import Any, Iterable, Iterator, Mapping
 from outbox.archive import Archive, Quarantine, max_seq
 from outbox.spool import Spool
 from outbox.tinystore import StoreDamaged
+from hallcore.chain import GENESIS, Head, chain_hash, is_hash, link
 from hallcore.fsutil import PRIVATE, atomic_write_json, naming, restrict
 from hallcore.hallclock import hall_now
 from hallcore.record import FieldError, RecordError, check_record, is_bad_review, parse_time
@@ -45,6 +48,8 @@ log = logging.getLogger(__name__)
 
 PENDING, QUARANTINED = "pending", "quarantine"   # else: the archive part's name
 LAST_PUT = ".last_put"
+CHAIN_FILE = "chain.json"
+NO_HEAD = Head(0, GENESIS)       # the head of a device that has put nothing yet
 DAMAGED_FOLDER, DAMAGED_SUFFIX = "damaged", ".damaged"
 
 
@@ -80,6 +85,17 @@ def admit(record: Any, device_id: str, now: datetime | None = None) -> dict[str,
     return rec
 
 
+def seal(record: Mapping[str, Any], seq: int, head: Head | None) -> tuple[dict[str, Any], Head]:
+    """`record` (as `admit` returned it) numbered `seq` and chained to the
+    device's `head` (None: the device's first record): the record as stored,
+    schema 2, validated, and the new head. The hash covers seq, so it is
+    linked after the seq is assigned; any prev_hash in `record` is replaced,
+    like its seq. Every outbox kind applies this one rule."""
+    linked = link({**record, "seq": seq}, head.hash if head is not None else None)
+    check_record(linked)
+    return linked, Head(seq, chain_hash(linked))
+
+
 def _now() -> datetime:
     return hall_now()   # put_at, acked_at and the archive part's day are the hall's
 
@@ -108,6 +124,7 @@ class Outbox:
         self.quarantine_store = Quarantine(self.folder / "quarantine.json")
         self._where: dict[str, str] = {}   # record id -> PENDING / QUARANTINED / archive part
         self._last_seq = 0
+        self._head: Head | None = None     # seq and hash of the last record put (None: none yet)
         #: What start-up recovery found and did (also logged as warnings).
         self.recovered: list[str] = []
         try:
@@ -191,11 +208,78 @@ class Outbox:
         floor, note = self._read_seq_floor()
         if note:
             notes.append(note)
-        self._last_seq = max(floor, max_seq(pending), max_seq(quarantined), self.archive.max_seq())
+        saved, chain_note = self._read_chain_head()
+        if chain_note:
+            notes.append(chain_note)
+        self._head, head_note = self._stored_head(saved, pending, quarantined)
+        if head_note:
+            notes.append(head_note)
+        self._last_seq = max(floor, self._head.seq if self._head else 0,
+                             max_seq(pending), max_seq(quarantined), self.archive.max_seq())
         if note or self._last_seq != floor or not (self.folder / "seq.json").exists():
             self._write_seq_floor(self._last_seq)   # also records which device owns the folder
+        if self._head is not None and self._head != saved:
+            self._write_chain_head(self._head)
         self._publish_last_put(self._last_seq)
         return notes
+
+    def _stored_head(self, saved: Head | None, pending: list[dict[str, Any]],
+                     quarantined: list[dict[str, Any]]) -> tuple[Head | None, str | None]:
+        """The chain head: chain.json's, unless a stored record has a higher seq
+        (a put stopped between its record and chain.json, or an outbox that
+        stored schema-1 records before this version: its first schema-2 record
+        links to the last schema-1 one). Under both locks or the put lock.
+        An archived record is read only when it is needed."""
+        loaded = [e["record"] for e in pending] + [e["record"] for e in quarantined]
+        top = max(loaded, key=lambda r: r["seq"], default=None)
+        archived = self.archive.max_seq()
+        top_seq = max(top["seq"] if top else 0, archived)
+        if saved is not None and saved.seq >= top_seq:
+            if top is not None and top["seq"] == saved.seq and chain_hash(top) != saved.hash:
+                return saved, (f"the stored record at seq {saved.seq} does not hash to the chain head in "
+                               f"{CHAIN_FILE} (changed on the tablet?); the chain continues from the head")
+            return saved, None
+        if top_seq == 0:
+            return saved, None
+        if archived > (top["seq"] if top else 0):
+            top = (self.archive.highest() or {}).get("record", top)
+        head = Head(top["seq"], chain_hash(top))
+        if saved is None:
+            return head, None
+        return head, (f"{CHAIN_FILE} named seq {saved.seq}, a stored record has seq {top['seq']} "
+                      f"(a put stopped before updating it); the chain continues from seq {top['seq']}")
+
+    def _read_chain_head(self) -> tuple[Head | None, str | None]:
+        path = self.folder / CHAIN_FILE
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            return None, None
+        try:
+            data = json.loads(raw.decode("utf-8"))
+            device, seq, digest = data["device_id"], data["seq"], data["hash"]
+            if (not isinstance(seq, int) or isinstance(seq, bool) or seq < 0 or not is_hash(digest)
+                    or not isinstance(device, str)):
+                raise ValueError("bad field types")
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError) as e:
+            return None, (f"{CHAIN_FILE} was unreadable ({len(raw)} bytes: {e}); the chain head was rebuilt "
+                          f"from the stored record with the highest seq")
+        if device != self.device_id:
+            raise OutboxError(f"{path} says this outbox belongs to device {device!r}, not {self.device_id!r}: "
+                              f"check device_id in the configuration (the chain is per device)")
+        return Head(seq, digest), None
+
+    def _write_chain_head(self, head: Head) -> None:
+        atomic_write_json(self.folder / CHAIN_FILE, {"device_id": self.device_id, "seq": head.seq,
+                                                     "hash": head.hash})
+
+    def chain_head(self) -> Head:
+        """The chain head after the last put by any process (what the heartbeat
+        reports): seq 0 and 64 zeros if nothing was ever put. Read it before
+        counting pending: a record is pending before the head names it."""
+        with self._using():
+            saved, _ = self._read_chain_head()
+            return saved or self._head or NO_HEAD
 
     def _read_seq_floor(self) -> tuple[int, str | None]:
         path = self.folder / "seq.json"
@@ -279,8 +363,11 @@ class Outbox:
             stored = self._stored(rec["id"])
             if stored is not None:
                 return stored
-            seq = next_seq(self._last_seq, self._shared_last_seq())
-            rec["seq"] = seq
+            shared = self._shared_last_seq()
+            if shared is not None and shared > self._last_seq:
+                self._head = self._current_head()     # another process put since: continue its chain
+            seq = next_seq(self._last_seq, shared)
+            rec, head = seal(rec, seq, self._head)
             # Reserve first: if this process dies before the file lands, another
             # writer still never reuses the number (start-up recovery rewinds it).
             self._publish_last_put(seq)
@@ -288,12 +375,29 @@ class Outbox:
             try:
                 self.spool.write(rec, _iso(_now()))
             except OSError:
-                if not self.spool.exists(rec["id"]):   # else only the folder's fsync failed: seq is used
+                if self.spool.exists(rec["id"]):   # only the folder's fsync failed: seq and link are used
+                    self._head = head
+                else:
                     self._unreserve(seq)
                 raise
+            self._head = head
             self._where[rec["id"]] = PENDING
+            try:
+                # after the record: a crash in between leaves a record above the head,
+                # which start-up recovery takes as the head (never a head without its record)
+                self._write_chain_head(head)
+            except OSError as e:
+                log.warning("outbox %s: chain head not saved after seq %d (%s); start-up recovery "
+                            "takes it from the stored record", self.folder, seq, e)
             self._publish_last_put(seq)   # now the record is on disk: tell pollers
         return dict(rec)
+
+    def _current_head(self) -> Head | None:
+        """The head as the files say (another process may have put): under the put lock."""
+        saved, _ = self._read_chain_head()
+        self.archive.refresh()
+        head, _ = self._stored_head(saved, self.spool.entries(), self.quarantine_store.refresh())
+        return head
 
     def _unreserve(self, seq: int) -> None:
         """A put that failed (a full disk) gives its seq back, so the retried

@@ -3,7 +3,8 @@
 outbox; a robot taps), hall-agent and the center. 300 tickets with random
 votes while the agent is SIGKILLed and restarted and the center is stopped
 and started. Then the center holds exactly the records the kiosk stored,
-each once, seq without gaps, and every bad review has a case whose deadline
+each once, seq without gaps, chained (schema 2) with `hall-center audit`
+finding the chain intact, and every bad review has a case whose deadline
 is the 2-working-day deadline of the shared calendar."""
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from datetime import timezone
 import pytest
 from sqlalchemy import create_engine, select
 
+from hallcore.chain import verify_chain
 from outbox.store import Outbox
 from hallcore.record import parse_time
 from hallcore.workdays import HANDLING_WORKDAYS, WorkCalendar, deadline
@@ -122,6 +124,12 @@ def test_whole_chain_with_agent_kills_and_a_center_outage(tmp_path, mosquitto, r
     assert len({r["id"] for r in at_center}) == len(at_center)
     assert {r["id"] for r in at_center} == {r["id"] for r in kiosk}
     assert sorted(r["seq"] for r in at_center) == list(range(1, len(kiosk) + 1))
+    # each record chained by the outbox (schema 2), and the chain intact at the center
+    assert {r["schema"] for r in at_center} == {2}
+    assert verify_chain(at_center) == []
+    audit = subprocess.run([sys.executable, "-m", "center.cli", "audit", "--config", str(c.config_path),
+                            "--device", "tab-03"], capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert audit.returncode == 0 and "tab-03: intact" in audit.stdout, audit.stdout + audit.stderr
 
     bad = {r["id"]: r for r in kiosk if r["bad"]}
     assert len(bad) >= 20

@@ -1,4 +1,4 @@
-"""设备状态: each tablet's heartbeat, backlog, quarantine, seq gaps, clock."""
+"""设备状态: each tablet's heartbeat, backlog, quarantine, seq gaps, clock, chain."""
 from __future__ import annotations
 
 from datetime import timedelta
@@ -38,7 +38,7 @@ def device_page(request: Request, actor: CurrentActor, center: CenterDep):
             # an unknown skew (no readable tablet clock) is flagged, like a large one
             skew_flagged=(d.heartbeat_at is not None and d.clock_skew_s is None) or bool(hb.get("clock_problem"))
             or (d.clock_skew_s is not None and abs(d.clock_skew_s) > center.cfg.clock_skew_warn_s),
-            last_post=show(from_db(d.last_post_at))))
+            last_post=show(from_db(d.last_post_at)), chain=devicefacts.chain_state(d)))
     return page(request, "devices.html", actor, items=items)
 
 
@@ -52,4 +52,5 @@ def device_gaps(request: Request, actor: CurrentActor, center: CenterDep, device
         gaps = queries.seq_gaps(conn, device_id)
         repeated = devicefacts.repeated_seqs(conn, device_id)
         conflicts = devicefacts.conflicts(conn, device_id)
-    return page(request, "gaps.html", actor, device=d, gaps=gaps, repeated=repeated, conflicts=conflicts)
+    return page(request, "gaps.html", actor, device=d, gaps=gaps, repeated=repeated, conflicts=conflicts,
+                chain=devicefacts.chain_state(d))

@@ -12,6 +12,7 @@ from outbox.store import Outbox
 from agent.run import BACKING_OFF, Agent
 from agent.sender import Sender
 from agent.status import read_status
+from hallcore.chain import chain_hash
 from tests.support.outbox_records import vote
 
 DEVICE = "tab-03"
@@ -53,18 +54,21 @@ def test_a_bad_review_goes_ahead_of_a_backlog(running_center, make_agent):
 def test_heartbeat_tells_the_center_the_outbox_state(running_center, make_agent):
     c = running_center
     agent = make_agent(c.url, c.token)
-    for i in range(4):
-        agent.outbox.put(vote(i))
+    last = [agent.outbox.put(vote(i)) for i in range(4)][-1]
     agent.heartbeat()
     from center.db import devices
     engine = create_engine(c.database)
     try:
         with engine.connect() as conn:
-            beat = conn.execute(select(devices.c.heartbeat).where(devices.c.device_id == DEVICE)).scalar_one()
+            row = conn.execute(select(devices).where(devices.c.device_id == DEVICE)).one()
     finally:
         engine.dispose()
+    beat = row.heartbeat
     assert beat["pending"] == 4 and beat["quarantined"] == 0 and beat["version"]
     assert beat["oldest_pending"].startswith("2026-11-27T09:00")
+    # the chain head: the last record put, kept per device with the pending count beside it
+    assert beat["chain_head"] == {"seq": 4, "hash": chain_hash(last)}
+    assert (row.chain_seq, row.chain_hash, row.chain_pending) == (4, chain_hash(last), 4)
 
 
 def test_center_unreachable_backs_off_and_keeps_every_record(make_agent, tmp_path):

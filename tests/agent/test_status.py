@@ -8,7 +8,7 @@ NOW = datetime(2026, 11, 27, 15, 0, tzinfo=DEFAULT_TZ)
 ST = {"state": "backoff", "next_try_s": 12.0, "pending": 7, "oldest_pending": "2026-11-27T09:00:00+08:00",
       "quarantined": 1, "quarantined_ids": ["q1"], "last_success": "2026-11-27T14:00:00+08:00",
       "last_error": "2026-11-27T14:59:00+08:00 refused: x" + "y" * 3000, "version": "0.1.0",
-      "clock": NOW.isoformat(), "pid": 42,
+      "clock": NOW.isoformat(), "pid": 42, "chain_head": {"seq": 12, "hash": "ab" * 32},
       "quarantine": [{"id": "q1", "ticket": "A001", "window_id": "03", "reason": "bad seq", "at": "t"}],
       "alerts": [{"kind": "deadline", "id": "b1", "level": "overdue", "window_id": "03", "ticket": "A002",
                   "due_at": "2026-12-01T17:30:00+08:00", "where": "pending"}]}
@@ -18,7 +18,7 @@ def test_render_shows_the_numbers_hall_it_needs():
     text = render(ST, NOW, "/x")
     for want in ("backoff (next try in 12 s)", "pending        7", "oldest pending 2026-11-27T09:00",
                  "quarantined    1", "last success   2026-11-27T14:00", "refused", "q1", "bad seq",
-                 "ALERT overdue", "b1"):
+                 "ALERT overdue", "b1", "chain head     seq 12 (abababababab…)"):
         assert want in text
     assert "not running" not in text
 
@@ -39,8 +39,9 @@ def test_the_instance_lock_decides_running_over_the_files_age():
 def test_heartbeat_body_has_the_contract_fields_and_bounded_error():
     body = heartbeat_body(ST)
     assert set(body) == {"pending", "oldest_pending", "quarantined", "quarantined_ids", "last_success",
-                         "last_error", "version", "clock", "clock_problem"}
+                         "last_error", "version", "clock", "clock_problem", "chain_head"}
     assert len(body["last_error"]) == 2000
+    assert body["chain_head"] == {"seq": 12, "hash": "ab" * 32}
     assert body["clock_problem"] is None
 
 

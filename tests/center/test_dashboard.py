@@ -7,9 +7,11 @@ from datetime import datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from hallcore.hallclock import DEFAULT_TZ
 from center.api import create_app
+from center.db import records
 from center.export import STANDARD_FIELDS
 from center.ingest import ingest
 from center import charts
@@ -143,6 +145,29 @@ def test_device_page_shows_heartbeat_backlog_and_gaps(app, center):
     assert "tab-03" in page and "<td>7</td>" in page and 'href="/devices/tab-03/gaps">1<' in page
     gaps = cl.get("/devices/tab-03/gaps").text
     assert "<li>3</li>" in gaps
+
+
+def test_device_page_shows_each_devices_chain_state(app, center):
+    from center import audit
+    from hallcore.chain import chain_hash
+    cl = login(app, "chen", "chen-pass-1")
+    center.heartbeat("tab-03", {"pending": 0, "clock": NOW.isoformat()})          # a schema-1 agent: no head
+    with center.engine.connect() as conn:
+        (only,) = [r.body for r in conn.execute(select(records.c.body).where(records.c.device_id == "tab-05"))]
+    center.heartbeat("tab-05", {"pending": 0, "clock": NOW.isoformat(),
+                                "chain_head": {"seq": 1, "hash": chain_hash(only)}})
+    page = cl.get("/devices").text
+    assert "未链接（schema 1 平板）" in page and "已链接，链头 1，尚未核验" in page
+    list(audit.run(center.engine, NOW))
+    page = cl.get("/devices").text
+    assert "已链接，链头 1，核验通过" in page and page.count("核验于 2026-11-30 10:00") == 2
+    # the tablet says seq 3 is its head and nothing is pending: 2 and 3 are lost
+    center.heartbeat("tab-05", {"pending": 0, "clock": NOW.isoformat(), "chain_head": {"seq": 3, "hash": "e" * 64}})
+    list(audit.run(center.engine, NOW, "tab-05"))
+    page = cl.get("/devices").text
+    assert '<a href="/devices/tab-05/gaps#chain">已链接，链头 3，核验发现 1 处问题</a>' in page
+    gaps = cl.get("/devices/tab-05/gaps").text
+    assert 'id="chain-findings"' in gaps and "<td>记录缺失</td><td>2–3</td>" in gaps
 
 
 def test_export_csv_puts_the_national_fields_first(app):

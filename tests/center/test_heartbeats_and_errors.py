@@ -28,6 +28,10 @@ WRONG_BEATS = [
     ("quarantined_ids", ["x" * 65]), ("quarantined_ids", ["a"] * 1001), ("quarantined_ids", "abc"),
     ("quarantined_ids", [1]), ("version", "v" * 65), ("last_error", "e" * 2001), ("clock", 20261127),
     ("clock", "2" * 41), ("clock_problem", "p" * 301), ("oldest_pending", False),
+    ("chain_head", {"seq": "1", "hash": "a" * 64}), ("chain_head", {"seq": -1, "hash": "a" * 64}),
+    ("chain_head", {"seq": 1, "hash": "A" * 64}), ("chain_head", {"seq": 1, "hash": "a" * 63}),
+    ("chain_head", {"seq": 1}), ("chain_head", {"hash": "a" * 64}), ("chain_head", "a" * 64),
+    ("chain_head", {"seq": 2 ** 53 + 1, "hash": "a" * 64}), ("chain_head", ["a" * 64]),
 ]
 
 
@@ -72,6 +76,22 @@ def test_a_heartbeat_from_an_older_agent_is_still_accepted(tablet_api):
                                 "quarantined_ids": [], "last_success": None, "last_error": None,
                                 "version": "0.1.0", "oldest_pending": None, "something_new": 1})
     assert r.status_code == 200 and r.json()["clock_skew_flagged"] is False
+
+
+def test_the_chain_head_is_kept_per_device_until_another_is_reported(tablet_api, api_center):
+    def row():
+        with api_center.engine.connect() as conn:
+            return conn.execute(select(devices)).one()
+    head = {"seq": 7, "hash": "c" * 64}
+    assert tablet_api.post(BEAT, json={"pending": 2, "clock": NOW.isoformat(), "chain_head": head}).status_code == 200
+    r = row()
+    assert (r.chain_seq, r.chain_hash, r.chain_pending) == (7, "c" * 64, 2) and r.chain_reported_at is not None
+    assert r.heartbeat["chain_head"] == head
+    # an agent without a head (downgraded, or schema 1) does not erase the last one reported
+    assert tablet_api.post(BEAT, json={"pending": 0, "clock": NOW.isoformat()}).status_code == 200
+    assert (row().chain_seq, row().chain_pending) == (7, 2)
+    tablet_api.post(BEAT, json={"pending": 0, "clock": NOW.isoformat(), "chain_head": {"seq": 9, "hash": "d" * 64}})
+    assert (row().chain_seq, row().chain_hash, row().chain_pending) == (9, "d" * 64, 0)
 
 
 BAD_BODIES = [b'{"device_id": "tab-03", "votes": ["\xff\xfe"]}', b"\xc3\x28",

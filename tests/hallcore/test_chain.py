@@ -8,7 +8,9 @@ import uuid
 import pytest
 
 from hallcore.chain import (
-    GENESIS, ChainError, Finding, Head, canonical, chain_hash, failed, is_chained, link, verify_chain,
+    GENESIS, ChainError, Finding, Head, LinearChain, Link, canonical, chain_hash, failed, is_chained, link,
+    link_of,
+    verify_chain, verify_device,
 )
 from tests.support.center import make_vote
 
@@ -266,3 +268,76 @@ def test_a_device_whose_every_link_is_broken_is_reported_record_by_record():
     found = verify_chain(recs)
     # one finding per record, none twice: the first 199 each break a link the last one names
     assert [(f.kind, f.seq) for f in found] == [("altered", s) for s in range(1, 200)]
+
+
+def test_verify_device_on_links_agrees_with_verify_chain_on_records():
+    recs = chain(n=9)
+    tampered = [r for r in recs if r["seq"] != 3]
+    tampered[5] = dict(tampered[5], staff_id="9999")
+    tampered.append(dict(recs[6], id=str(uuid.uuid4()), ticket="Z999"))
+    head = head_of(recs, pending=0)
+    links = [link_of(r) for r in reversed(tampered)]
+    assert link_of(recs[-1]) == Link(recs[-1]["id"], 9, chain_hash(recs[-1]), recs[-1]["prev_hash"])
+    assert verify_device("tj-03", links, head) == verify_chain(tampered, {"tj-03": head})
+    assert {f.kind for f in verify_device("tj-03", links, head)} >= {"missing", "altered", "inserted"}
+    plain = make_vote("tj-03", 1)
+    assert link_of(plain).prev is None
+
+
+# ------------------------------------------------------------------ the constant-memory walk
+
+def walk(links, head=None):
+    w = LinearChain("tj-03", head)
+    for n in sorted(links, key=lambda n: (n.seq, n.id)):
+        w.add(n)
+    return w.findings()
+
+
+def scenarios(rng):
+    """Intact chains of every shape and tampered ones, with and without heads."""
+    for _ in range(300):
+        plain = [make_vote("tj-03", s) for s in range(1, rng.randint(0, 3) + 1)]
+        prev = (chain_hash(plain[-1]) if plain and rng.random() < 0.7 else None)
+        recs = plain + chain(n=rng.randint(0, 6), start=len(plain) + 1, prev=prev)
+        recs = [r for r in recs if rng.random() > 0.1 or r is recs[-1]]      # deleted records
+        if rng.random() < 0.4 and recs:
+            i = rng.randrange(len(recs))
+            recs[i] = dict(recs[i], staff_id=str(rng.randint(0, 9)))
+        if rng.random() < 0.2 and recs:
+            recs.append(dict(rng.choice(recs), id=str(uuid.uuid4()), ticket="Z"))
+        head = None
+        if recs and rng.random() < 0.7:
+            top = max(recs, key=lambda r: r["seq"])
+            head = Head(top["seq"] + rng.choice((0, 0, 1, 2)), chain_hash(top) if rng.random() < 0.9 else "e" * 64,
+                        rng.choice((0, 0, 3, None)))
+        yield recs, head
+
+
+def test_the_walk_agrees_with_verify_device_whenever_it_answers():
+    rng = random.Random(13)
+    answered = deferred = 0
+    for recs, head in scenarios(rng):
+        links = [link_of(r) for r in recs]
+        full = verify_device("tj-03", links, head)
+        quick = walk(links, head)
+        if quick is None:
+            deferred += 1
+            assert full, "the walk gave up on records verify_device finds nothing wrong with"
+        else:
+            answered += 1
+            assert quick == full
+    assert answered > 50 and deferred > 50
+
+
+def test_the_walk_answers_for_intact_upgraded_and_unchained_devices():
+    plain = [make_vote("tj-03", s) for s in (1, 2, 3)]
+    two = chain(n=2)
+    skipped = two + [link(make_vote("tj-03", 4), chain_hash(two[-1]))]      # seq 3 reserved, never written
+    for recs in (chain(n=5), plain, plain + chain(n=2, start=4, prev=chain_hash(plain[-1])),
+                 plain + chain(n=2, start=4), skipped):
+        links = [link_of(r) for r in recs]
+        assert walk(links, head_of(recs)) == verify_device("tj-03", links, head_of(recs))
+    # a head past the stored chain with nothing pending: missing, without the full check
+    recs = chain(n=4)
+    head = Head(6, "e" * 64, 0)
+    assert [(f.kind, f.seq, f.seq_to) for f in walk([link_of(r) for r in recs], head)] == [("missing", 5, 6)]

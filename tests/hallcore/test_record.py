@@ -87,7 +87,7 @@ def test_other_reason_takes_the_citizens_text_but_does_not_require_it():
 
 
 @pytest.mark.parametrize("field,value", [
-    ("id", "not-a-uuid"), ("schema", 2), ("seq", 0), ("seq", True), ("region_code", "4309"),
+    ("id", "not-a-uuid"), ("schema", 3), ("schema", True), ("seq", 0), ("seq", True), ("region_code", "4309"),
     ("window_id", ""), ("ticket", ""), ("matter_index", 3), ("matter_count", 0),
     ("result", "maybe"), ("scale", 4), ("rating", "great"), ("rating_label", "满意"),
     ("satisfaction_code", 2), ("channel", "web"), ("prompted_at", "2026-11-27T15:00:00"),
@@ -150,7 +150,34 @@ def test_seq_is_an_integer_from_1_to_2_to_the_53(seq, ok):
     assert (errors == []) is ok and (ok or [e.field for e in errors] == ["seq"])
 
 
-@pytest.mark.parametrize("field,value", [("schema", 1.0), ("satisfaction_code", 2.0)])
+def test_schema_2_is_schema_1_with_the_chain_link():
+    rec = dict(bad_review(), seq=1, schema=2, prev_hash="0" * 64)
+    assert validate_record(rec) == []
+    assert validate_record(dict(rec, prev_hash="a" * 64)) == []
+    # every schema-1 rule still applies
+    assert [e.field for e in validate_record(dict(rec, region_code="12"))] == ["region_code"]
+
+
+@pytest.mark.parametrize("prev", [None, "", "A" * 64, "0" * 63, "g" * 64, 0, ["0" * 64]])
+def test_a_schema_2_record_needs_a_prev_hash_of_64_lowercase_hex_digits(prev):
+    rec = dict(bad_review(), seq=1, schema=2, prev_hash=prev)
+    if prev is None:
+        del rec["prev_hash"]
+    errors = validate_record(rec)
+    assert [e.field for e in errors] == ["prev_hash"]
+    assert "64 lowercase hex digits" in str(errors[0])
+
+
+def test_prev_hash_is_no_field_of_schema_1():
+    errors = validate_record(dict(bad_review(), seq=1, prev_hash="0" * 64))
+    assert [(e.field, e.expected) for e in errors] == [("prev_hash", "no such field in schema 1")]
+    errors = validate_record(dict(bad_review(), seq=1, schema=2, prev_hash="0" * 64, surprise=1))
+    assert [(e.field, e.expected) for e in errors] == [("surprise", "no such field in schema 2")]
+    errors = validate_record(dict(bad_review(), seq=1, schema=7))
+    assert [(e.field, e.expected) for e in errors] == [("schema", "1 or 2")]
+
+
+@pytest.mark.parametrize("field,value", [("schema", 1.0), ("schema", 2.0), ("satisfaction_code", 2.0)])
 def test_a_whole_number_written_as_a_float_is_refused(field, value):
     assert [e.field for e in validate_record(dict(make(), seq=1, **{field: value}))] == [field]
 

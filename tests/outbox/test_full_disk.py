@@ -5,6 +5,7 @@ import os
 
 import pytest
 
+from hallcore.chain import Head, verify_chain
 from hallcore.fsutil import disk_full_path
 from outbox.store import Outbox, OutboxError
 from tests.support.outbox_records import vote
@@ -52,6 +53,8 @@ def test_a_put_on_a_full_disk_fails_and_its_retry_takes_the_same_seq(small_disk)
         assert [r["seq"] for r in sorted(again.pending(), key=lambda r: r["seq"])] == [1, 2, 3, 4]
         assert {r["id"] for r in again.pending()} == {r["id"] for r in stored} | {late["id"]}
         assert again.put(vote(4))["seq"] == 5
+        head = again.chain_head()           # the failed puts left no mark on the chain either
+        assert verify_chain(again.pending(), {DEVICE: Head(head.seq, head.hash, 0)}) == []
 
 
 @pytest.mark.parametrize("move", ["acknowledge", "quarantine"])

@@ -3,7 +3,8 @@
 Child processes (tests/support/outbox_child.py: writer, acker) use the
 real Outbox on a shared folder; they print an id only after the call
 returned. Every printed id must be stored exactly once, no seq may repeat,
-and the store must open.
+the store must open, and the stored records must form one intact chain
+ending at the chain head the outbox reports (no fork, no broken link).
 """
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from hallcore.chain import Head, chain_hash, verify_chain
 from outbox.store import Outbox
+from tests.support.outbox_records import vote
 from tests.support.paths import SUPPORT
 
 DEVICE = "tab-03"
@@ -51,7 +54,19 @@ def stored_everywhere(folder: Path) -> tuple[Counter, dict[str, int], Outbox]:
     ids = Counter(r["id"] for _, r in entries)
     seqs = Counter(r["seq"] for _, r in entries)
     assert not [s for s, n in seqs.items() if n > 1], "a seq was used twice"
+    check_chain([r for _, r in entries], box)
     return ids, {r["id"]: r["seq"] for _, r in entries}, box
+
+
+def check_chain(stored: list[dict], box: Outbox) -> None:
+    """Every stored record chained to the one before it (a seq reserved by a
+    killed put and never written is skipped by an intact link), the head the
+    last record."""
+    top = max(stored, key=lambda r: r["seq"])
+    head = box.chain_head()
+    assert (head.seq, head.hash) == (top["seq"], chain_hash(top))
+    assert all(r["schema"] == 2 for r in stored)
+    assert verify_chain(stored, {DEVICE: Head(head.seq, head.hash, pending=0)}) == []
 
 
 def check_puts(printed: dict[str, int], ids: Counter, seq_of: dict[str, int]) -> None:
@@ -61,6 +76,14 @@ def check_puts(printed: dict[str, int], ids: Counter, seq_of: dict[str, int]) ->
     assert not missing, f"{len(missing)} acknowledged puts are lost"
     assert all(seq_of[i] == s for i, s in printed.items()), "a stored seq differs from the one put() returned"
     assert len(set(printed.values())) == len(printed)
+
+
+def continues(box: Outbox) -> None:
+    """The next put after the kills links to the head."""
+    head = box.chain_head()
+    nxt = box.put(vote(999, device_id=DEVICE))
+    assert (nxt["seq"], nxt["prev_hash"]) == (head.seq + 1, head.hash)
+    assert box.chain_head() == Head(nxt["seq"], chain_hash(nxt))
 
 
 def test_writer_killed_at_random_moments_loses_nothing(tmp_path):
@@ -86,6 +109,7 @@ def test_writer_killed_at_random_moments_loses_nothing(tmp_path):
     try:
         check_puts(printed, ids, seq_of)
         assert box.counts()["pending"] == len(ids)
+        continues(box)
     finally:
         box.close()
 
@@ -140,5 +164,6 @@ def test_writer_and_acknowledger_killed_concurrently_lose_nothing(tmp_path):
         assert not {r["id"] for r in box.pending()} & (acked | quarantined)
         assert box.counts() == {"pending": len(ids) - len(archived) - len(in_quarantine),
                                 "quarantined": len(in_quarantine), "archived": len(archived)}
+        continues(box)
     finally:
         box.close()
