@@ -47,7 +47,7 @@ def load(c, windows: int, days: int) -> tuple[int, int]:
     """The rollup rows and cases of `days` days up to LAST; (rows, cases)."""
     rows = [dict(day=LAST - timedelta(days=i), department=f"部门{w % 6}", window_id=f"{w:02d}",
                  staff_id=f"S{w}-{s}", staff_name=f"员工{w}-{s}", matter_code=f"M{m}", matter_name=f"事项{m}",
-                 total=12, rated=11, good=10, bad=1, excluded=0)
+                 total=12, rated=11, good=10, bad=1, excluded=0, channel="hall_tablet", satisfaction_code=0)
             for w in range(1, windows + 1) for i in range(days) for s in range(3) for m in range(4)]
     n_cases = 0
     with c.engine.begin() as conn:

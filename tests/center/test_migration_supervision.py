@@ -25,13 +25,15 @@ def before_0005() -> str:
 T = datetime(2026, 11, 27, 7, 0)
 
 
-def old_case_rows(conn):
-    """A record, its case, a log line and an alert, with the columns every revision before 0005 has."""
+def old_case_rows(conn, *, at_head: bool = False):
+    """A record, its case, a log line and an alert, with the columns every
+    revision before 0005 has (at head, a record also names its channel: 0007)."""
+    channel = ("channel, ", "'hall_tablet', ") if at_head else ("", "")
     conn.execute(text(
         "INSERT INTO records (id, device_id, seq, region_code, hall_id, window_id, department, "
-        "staff_id, staff_name, matter_code, matter_name, result, satisfaction_code, bad, day, at, "
-        "received_at, body) VALUES ('r1', 'tab-03', 1, '430922', 'taojiang', '03', '不动产登记', "
-        "'1024', '李明', 'M1', '居民身份证换领', 'rated', 4, :t, :day, :at, :at, '{}')"),
+        f"staff_id, staff_name, matter_code, matter_name, result, satisfaction_code, bad, {channel[0]}day, "
+        "at, received_at, body) VALUES ('r1', 'tab-03', 1, '430922', 'taojiang', '03', '不动产登记', "
+        f"'1024', '李明', 'M1', '居民身份证换领', 'rated', 4, :t, {channel[1]}:day, :at, :at, '{{}}')"),
         dict(t=True, day=T.date(), at=T))
     conn.execute(text(
         "INSERT INTO cases (id, record_id, hall_id, window_id, department, staff_id, matter_code, "
@@ -74,7 +76,7 @@ def test_a_case_names_exactly_its_one_source(db_url, values):
     try:
         migrate(engine)
         with engine.begin() as conn:
-            old_case_rows(conn)
+            old_case_rows(conn, at_head=True)
         with pytest.raises(IntegrityError), engine.begin() as conn:
             conn.execute(insert(cases).values(
                 hall_id="", window_id="03", department="", staff_id="", matter_code="", state="new",
@@ -90,7 +92,7 @@ def test_downgrade_drops_the_entries_cases_and_keeps_the_records(db_url):
     try:
         migrate(engine)
         with engine.begin() as conn:
-            old_case_rows(conn)
+            old_case_rows(conn, at_head=True)
             conn.execute(text("INSERT INTO comments (id, source, verdict, negative, text, received_at, "
                               "entered_by, entered_at) VALUES (1, 'box', 'bad', :t, '差', :at, 'chen', :at)"),
                          dict(t=True, at=T))

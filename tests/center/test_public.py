@@ -425,7 +425,7 @@ def load_year(c, *, windows: int = 20, days: int = 365, last: date = date(2026, 
     into the tables; the number of rollup rows."""
     rows = [dict(day=last - timedelta(days=i), department=f"部门{w % 5}", window_id=f"{w:02d}",
                  staff_id=f"S{w}", staff_name=f"员工{w}", matter_code="M1", matter_name="事项", total=40,
-                 rated=36, good=34, bad=2, excluded=0)
+                 rated=36, good=34, bad=2, excluded=0, channel="hall_tablet", satisfaction_code=0)
             for w in range(1, windows + 1) for i in range(days)]
     with c.engine.begin() as conn:
         conn.execute(insert(daily_stats), rows)
@@ -478,7 +478,8 @@ def test_the_month_list_skips_months_without_data_and_offers_the_last_twelve(tmp
         with c.engine.begin() as conn:
             conn.execute(insert(daily_stats), [dict(day=d, department="d", window_id="03", staff_id="s",
                                                     staff_name="n", matter_code="m", matter_name="m", total=1,
-                                                    rated=1, good=1, bad=0, excluded=0) for d in days])
+                                                    rated=1, good=1, bad=0, excluded=0, channel="hall_tablet",
+                                                    satisfaction_code=1) for d in days])
         html = TestClient(app_of(c)).get("/public").text
         months = re.findall(r'<option value="(\d{4}-\d{2})"', html)
         assert months == ["2026-03", "2025-12", "2025-11", "2025-10", "2025-09", "2025-08", "2025-06",

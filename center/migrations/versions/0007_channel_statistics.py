@@ -20,7 +20,7 @@ import sqlalchemy as sa
 
 
 revision = '0007'
-down_revision = '0009'
+down_revision = '0006'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """anomaly flags for supervisors, and the staff id of a dashboard user
 
 Revision ID: 0009
-Revises: 0006
+Revises: 0008
 Create Date: 2026-12-09 10:00:00
 """
 from alembic import op
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 
 revision = '0009'
-down_revision = '0011'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 

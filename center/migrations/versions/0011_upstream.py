@@ -1,7 +1,7 @@
 """the provincial upstream push: its outbox and the count of records that do not go up
 
 Revision ID: 0011
-Revises: 0006
+Revises: 0010
 Create Date: 2026-12-10 10:00:00
 """
 from alembic import op
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 
 revision = '0011'
-down_revision = '0008'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 
