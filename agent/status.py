@@ -17,6 +17,8 @@ from hallcore.record import parse_time
 from hallcore.timebounds import clock_problem
 
 STALE_AFTER_S = 120   # a status older than this means the agent is not running
+CALENDAR_WORDS = {"override": "verified (holiday file)", "official": "verified (official data)",
+                  "estimated": "NOT verified (estimated: import the State Council's notice on the center)"}
 
 
 def heartbeat_body(status: Mapping[str, Any]) -> dict[str, Any]:
@@ -25,6 +27,9 @@ def heartbeat_body(status: Mapping[str, Any]) -> dict[str, Any]:
     kiosk then asks nothing; hallcore.timebounds)."""
     body = {k: status.get(k) for k in
             ("pending", "oldest_pending", "quarantined", "quarantined_ids", "last_success", "version", "clock")}
+    for k in ("bundle", "calendar", "pinned"):      # agent/bundle.py: what the center sent, what applies
+        if status.get(k) is not None:
+            body[k] = status[k]
     body["last_error"] = (status.get("last_error") or None) and str(status["last_error"])[:2000]
     clock = parse_time(status.get("clock"))
     body["clock_problem"] = clock_problem(clock) if clock is not None else None
@@ -89,6 +94,15 @@ def render(status: Mapping[str, Any] | None, now: datetime, path: Path, *, runni
         f"last error     {shown_error(status.get('last_error'))}",
         f"version        {status.get('version')}  pid {status.get('pid')}  written {shown(status.get('clock'))}",
     ]
+    b = status.get("bundle")
+    if isinstance(b, dict):
+        lines.append(f"bundle         {b.get('version') or 'none yet'}"
+                     + (f"; the newest was refused: {b['error']}" if b.get("error") else ""))
+    cal = status.get("calendar")
+    if isinstance(cal, dict) and cal:
+        lines.append("calendar       " + ", ".join(f"{y} {CALENDAR_WORDS.get(v, v)}" for y, v in sorted(cal.items())))
+    if status.get("pinned"):
+        lines.append(f"pinned         {', '.join(status['pinned'])} (kept from this file, not the bundle)")
     for q in status.get("quarantine", [])[:20]:
         lines.append(f"  quarantined {q.get('id')} ticket {q.get('ticket')} window {q.get('window_id')}: "
                      f"{q.get('reason')} ({shown(q.get('at'))})")

@@ -75,9 +75,14 @@ def check_tables(root: Table) -> None:
             raise root.error(name, f"must be a table, got {value!r}", f"write it as a [{name}] section")
 
 
+def is_usable_id(v: object) -> bool:
+    """A device, hall or window id as [device] allows it."""
+    return isinstance(v, str) and _ID.fullmatch(v) is not None
+
+
 def _id(t: Table, name: str) -> str:
     v = t.str(name)
-    if not _ID.fullmatch(v):
+    if not is_usable_id(v):
         raise t.error(name, f"{v!r} is not a usable id",
                       "use 1-64 letters, digits, '.', '_' or '-' (it appears in MQTT topics and URLs)")
     return v
