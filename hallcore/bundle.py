@@ -166,7 +166,7 @@ def parse_bundle(raw: bytes, *, hall_id: str, window_id: str) -> Bundle:
     if not isinstance(env, dict) or set(env) != _ENVELOPE_KEYS:
         raise BundleError(f"expected an object with {', '.join(sorted(_ENVELOPE_KEYS))}")
     if env["schema"] != SCHEMA or isinstance(env["schema"], bool):
-        raise BundleError(f"schema {str(env['schema'])[:20]!r} is not {SCHEMA}: update this tablet's software")
+        raise BundleError(f"schema {str(env['schema'])[:20]} is not {SCHEMA}: update this tablet's software")
     sha = env["sha256"]
     if not isinstance(sha, str) or len(sha) != 64 or not set(sha) <= _HEX:
         raise BundleError("sha256: expected 64 lowercase hex digits")
