@@ -30,12 +30,25 @@ log = logging.getLogger("agent.bundle")
 MAX_ERROR = 1000     # the heartbeat's bundle.error
 
 
+def _remove_stale_temp_files(tablet: TabletConfig) -> None:
+    """A kill in the middle of a write leaves its temp file (hallcore.fsutil), never a
+    torn bundle.json; this agent is the file's one writer (its instance lock)."""
+    path = tablet.bundle_path
+    for tmp in path.parent.glob(f".{path.name}.*.tmp"):
+        try:
+            tmp.unlink()
+            log.info("removed a bundle write cut short", extra={"path": str(tmp)})
+        except OSError as e:
+            log.warning("cannot remove a bundle write cut short", extra={"path": str(tmp), "problem": str(e)})
+
+
 class BundleKeeper:
     def __init__(self, tablet: TabletConfig):
         self.tablet = tablet
         self.error: str | None = None
         self.refused = 0
         self._problem: str | None = None      # the last fetch problem logged (each logged once)
+        _remove_stale_temp_files(tablet)
         try:
             self.current = read_stored(tablet)
         except BundleError as e:              # a hand-edited or damaged file: the next fetch replaces it

@@ -36,6 +36,14 @@ def png(width: int, height: int, draw=None) -> bytes:
             + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b""))
 
 
+def noisy_png(width: int, height: int, seed: int = 0) -> bytes:
+    """A PNG that does not compress (a photo's size, not a drawing's)."""
+    def draw(x: int, y: int) -> tuple[int, int, int]:
+        h = ((x + 1) * 73856093 ^ (y + 1) * 19349663 ^ (seed + 1) * 83492791) * 2654435761
+        return (h >> 8) & 0xFF, (h >> 16) & 0xFF, (h >> 24) & 0xFF
+    return png(width, height, draw)
+
+
 def staff_entry(sid: str, name: str, photo: bytes | None = None) -> dict[str, Any]:
     return {"id": sid, "name": name, "photo": photo_field(photo) if photo else None}
 
