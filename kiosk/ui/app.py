@@ -273,7 +273,8 @@ class KioskApp(App):
         self.flow, self.now, self.source, self.outbox = flow, now, source, outbox
         self.pin_hash, self.device_id, self.version, self.test_mode = pin_hash, device_id, version, test_mode
         # the center's bundle (kiosk.bundlewatch): the config in use, the one waiting for idle
-        self.config, self.watch, self.open_store = config, watch, open_store
+        # (not `self.config`: that is Kivy's ConfigParser once the app runs)
+        self.kiosk_config, self.watch, self.open_store = config, watch, open_store
         self.waiting_config = None
         self.staff = config.staff if config is not None else ()
         self.sounds = sounds
@@ -374,7 +375,7 @@ class KioskApp(App):
 
     def apply_config(self, new) -> None:
         """Only while the flow is idle (check_bundle)."""
-        old = self.config
+        old = self.kiosk_config
         if old is not None and new.test_mode != old.test_mode and self.open_store is not None:
             try:
                 outbox, flow = self.open_store(new)     # test mode: its own outbox and journal
@@ -389,7 +390,7 @@ class KioskApp(App):
                         "ON" if new.test_mode else "OFF", new.outbox_folder)
         else:
             self.flow.apply_settings(new.flow)
-        self.config, self.test_mode, self.staff = new, new.test_mode, new.staff
+        self.kiosk_config, self.test_mode, self.staff = new, new.test_mode, new.staff
         self._serial = None
         log.info("Kiosk: bundle %s applied", new.bundle.version if new.bundle else "-")
         self.render()
@@ -497,7 +498,7 @@ class KioskApp(App):
         lines = admin_lines(source=self.source, outbox=self.outbox, flow=self.flow, device_id=self.device_id,
                             version=self.version, test_mode=self.test_mode)
         if self.watch is not None:
-            lines.append(bundle_line(self.config, self.waiting_config, self.watch.problem))
+            lines.append(bundle_line(self.kiosk_config, self.waiting_config, self.watch.problem))
         return lines
 
     def show_admin(self) -> None:

@@ -91,7 +91,7 @@ def test_pinned_keys_keep_the_tablet_file_s_values(ui):
     h.advance(1)
     s = h.flow.settings
     assert s.timeout_s == 45.0 and "拖拉推诿" in s.reasons and s.thanks_s == 5.0
-    assert h.app.staff == () and h.app.config.bundle is not None
+    assert h.app.staff == () and h.app.kiosk_config.bundle is not None
     assert any("本机锁定：reasons, staff, timeout_s" in line for line in h.app.admin_lines())
     h.app.show_admin()
     assert "本机锁定" in h.screen_widget("admin").ids.info.text
@@ -141,7 +141,7 @@ def test_a_bundle_file_that_does_not_read_is_not_used(ui):
     good = sealed(kiosk={"timeout_s": 90})
     write_bundle(folder(h), tampered(good, lambda env: env["content"]["kiosk"].update(timeout_s=900)))
     h.advance(1)
-    assert h.flow.settings.timeout_s == 60.0 and h.app.config.bundle is None
+    assert h.flow.settings.timeout_s == 60.0 and h.app.kiosk_config.bundle is None
     assert h.app.watch.refused == 1 and "sha256" in h.app.watch.problem
     assert any("配置文件未采用" in line for line in h.app.admin_lines())
     write_bundle(folder(h), good)
