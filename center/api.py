@@ -333,6 +333,9 @@ def get_bundle(request: Request, device: Device, center: Annotated[Center, Depen
     """The bundle for the device's window (DESIGN.md §4.9); ETag is its sha256."""
     with center.engine.connect() as conn:
         row = queries.device(conn, device)
+        if row is None:          # gone between the token check and here
+            raise ApiError(401, "unauthorized", "unknown device token; enroll the device with "
+                                                "hall-center add-device")
         built = center.bundles.latest(conn, row.hall_id, row.window_id)
     headers = {"ETag": built.etag, **BUNDLE_HEADERS}
     if etag_matches(request.headers.get("if-none-match"), built.etag):
