@@ -45,6 +45,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def run(cfg) -> int:
+    from agent.bundle import BundleKeeper
     from agent.logs import setup_logging
     from agent.mqtt_alerts import AlertPublisher
     from outbox.store import Outbox, OutboxError
@@ -81,7 +82,7 @@ def run(cfg) -> int:
         signal.signal(sig, on_signal)
     publisher = AlertPublisher(a.mqtt) if a.mqtt else None
     try:
-        Agent(outbox, sender, a, publisher=publisher).run(stop)
+        Agent(outbox, sender, a, publisher=publisher, bundle=BundleKeeper(cfg.tablet)).run(stop)
     except OutboxError as e:
         return _storage_failed(e)
     except OSError as e:

@@ -1,8 +1,8 @@
 """The agent's run loop: outbox -> center, bad reviews first, forever.
 
 One thread, one request at a time. Each turn it looks at the clock and the
-outbox and does the one thing that is due: a heartbeat, a deadline-alert
-check, or a batch. Between turns it sleeps `poll_interval` (200 ms) and
+outbox and does the one thing that is due: a heartbeat (then the bundle,
+agent/bundle.py), a deadline-alert check, or a batch. Between turns it sleeps `poll_interval` (200 ms) and
 polls `outbox.last_change`, so a record the kiosk just put is sent within a
 few hundred milliseconds. What to send and what an answer means are decided
 by agent.batch and agent.answer; this module only wires them to I/O.
@@ -22,6 +22,7 @@ from agent import __version__
 from agent.alerts import OVERDUE, DeadlineAlert, auth_alert, deadline_alerts
 from agent.answer import AUTH, BACKOFF, SEND, SHRINK, STOPPED, classify
 from agent.batch import select_batch
+from agent.bundle import BundleKeeper
 from agent.config import AgentSettings
 from agent.mqtt_alerts import AlertPublisher, bad_review_alert
 from outbox.store import Outbox, OutboxError
@@ -52,8 +53,9 @@ def _iso(t: datetime | None) -> str | None:
 class Agent:
     def __init__(self, outbox: Outbox, sender: Sender, settings: AgentSettings, *,
                  publisher: AlertPublisher | None = None, rng: random.Random | None = None,
-                 monotonic: Callable[[], float] = time.monotonic):
+                 monotonic: Callable[[], float] = time.monotonic, bundle: BundleKeeper | None = None):
         self.outbox, self.sender, self.settings, self.publisher = outbox, sender, settings, publisher
+        self.bundle = bundle
         self.backoff = Backoff(settings.backoff_base, settings.backoff_cap, rng or random.Random())
         self.mono = monotonic
         self.state = IDLE
@@ -209,11 +211,29 @@ class Agent:
         if reply.status == 200:
             if self.state == BACKING_OFF:
                 self.next_send = self.mono()   # the center is back: do not sit out the backoff
+            self.fetch_bundle()                # only once the center answered: a dead one costs one timeout
             return
         if reply.error == "stopped":
             return
         what = f"HTTP {reply.status}" if reply.status is not None else (reply.error or "connection")
         log.warning("heartbeat failed", extra={"problem": what, "detail": reply.detail})
+
+    def fetch_bundle(self) -> None:
+        """The center's bundle, if it changed (If-None-Match). Whatever happens,
+        sending is not touched: no backoff, no state, no error of the loop's."""
+        if self.bundle is None:
+            return
+        try:
+            changed = self.bundle.take(self.sender.get_bundle(self.bundle.etag()))
+        except Exception as e:
+            if disk_full_path(e) is not None:
+                raise
+            log.exception("bundle handling failed; the tablet keeps the bundle it has")
+            self.bundle.error = f"internal error: {e!r}"[:500]
+            changed = True
+        if changed:
+            self.write_status(force=True)
+            self.next_heartbeat = self.mono()   # tell the center now, not a heartbeat later
 
     # ------------------------------------------------------------ alerts
 
@@ -293,6 +313,9 @@ class Agent:
             next_try_s=max(0.0, round(self.next_send - now, 1)) if self.state in (BACKING_OFF, AUTH_BLOCKED) else 0,
             sent=dict(self.sent), alerts=self.alerts, alerted=sorted(self.alerted),
             published=sorted(self.published))
+        if self.bundle is not None:
+            self._status.update(bundle=self.bundle.beat(), calendar=self.bundle.calendar_state(_now().date()),
+                                pinned=sorted(self.bundle.tablet.pinned))
         # unchanged apart from the clock: rewrite only now and then (flash wear), but
         # well within status.STALE_AFTER_S so readers can tell a live agent from a dead one
         content = json.dumps({k: v for k, v in self._status.items() if k not in ("clock", "next_try_s")},

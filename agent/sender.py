@@ -1,4 +1,4 @@
-"""The HTTP side of the agent: POST batches and heartbeats to the center.
+"""The HTTP side of the agent: POST batches and heartbeats, GET the bundle.
 
 Thin I/O around agent.answer: every outcome, including every network
 failure, comes back as a Reply; nothing here decides what it means. The
@@ -129,19 +129,23 @@ class Sender:
         self.watchdog.abort()
 
     def _post(self, path: str, payload: Mapping[str, Any]) -> Reply:
+        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        return self._request("POST", path, body, {"Content-Type": "application/json"})
+
+    def _request(self, method: str, path: str, body: bytes | None = None,
+                 headers: Mapping[str, str] | None = None) -> Reply:
         try:
             token = self.token.read()
         except (OSError, ValueError) as e:
             return Reply(None, error="token", detail=str(e))
-        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         total = self.center.total_timeout
         with self.watchdog.guard(total) as guard:
             if guard.tripped:
                 return _cut(guard.tripped, total)
             try:
-                with self.session.post(self.center.url + path, data=body, timeout=self.timeout, stream=True,
-                                       headers={"Authorization": f"Bearer {token}",
-                                                "Content-Type": "application/json"}) as r:
+                with self.session.request(method, self.center.url + path, data=body, timeout=self.timeout,
+                                          stream=True, headers={"Authorization": f"Bearer {token}",
+                                                                **(headers or {})}) as r:
                     return Reply(r.status_code, _read_answer(r))
             except _AnswerTooLarge:
                 return Reply(None, error="too_large", detail=f"answer over {MAX_ANSWER_BYTES} bytes, not read")
@@ -157,6 +161,10 @@ class Sender:
 
     def heartbeat(self, state: Mapping[str, Any]) -> Reply:
         return self._post(f"/api/v1/devices/{self.device_id}/heartbeat", dict(state))
+
+    def get_bundle(self, etag: str | None) -> Reply:
+        """GET /api/v1/bundle; 304 (no body) while `etag` is the center's current one."""
+        return self._request("GET", "/api/v1/bundle", headers={"If-None-Match": etag} if etag else None)
 
     def close(self) -> None:
         self.session.close()

@@ -17,6 +17,8 @@ from hallcore.record import parse_time
 from hallcore.timebounds import clock_problem
 
 STALE_AFTER_S = 120   # a status older than this means the agent is not running
+CALENDAR_WORDS = {"override": "verified (holiday file)", "official": "verified (official data)",
+                  "estimated": "NOT verified (estimated: import the State Council's notice on the center)"}
 
 
 def heartbeat_body(status: Mapping[str, Any]) -> dict[str, Any]:
@@ -27,6 +29,9 @@ def heartbeat_body(status: Mapping[str, Any]) -> dict[str, Any]:
     "lost" (hallcore/chain.py)."""
     body = {k: status.get(k) for k in
             ("pending", "oldest_pending", "quarantined", "quarantined_ids", "last_success", "version", "clock")}
+    for k in ("bundle", "calendar", "pinned"):      # agent/bundle.py: what the center sent, what applies
+        if status.get(k) is not None:
+            body[k] = status[k]
     body["last_error"] = (status.get("last_error") or None) and str(status["last_error"])[:2000]
     body["chain_head"] = status.get("chain_head")     # seq and hash of the last record put (tamper evidence)
     clock = parse_time(status.get("clock"))
@@ -100,6 +105,15 @@ def render(status: Mapping[str, Any] | None, now: datetime, path: Path, *, runni
         f"last error     {shown_error(status.get('last_error'))}",
         f"version        {status.get('version')}  pid {status.get('pid')}  written {shown(status.get('clock'))}",
     ]
+    b = status.get("bundle")
+    if isinstance(b, dict):
+        lines.append(f"bundle         {b.get('version') or 'none yet'}"
+                     + (f"; the newest was refused: {b['error']}" if b.get("error") else ""))
+    cal = status.get("calendar")
+    if isinstance(cal, dict) and cal:
+        lines.append("calendar       " + ", ".join(f"{y} {CALENDAR_WORDS.get(v, v)}" for y, v in sorted(cal.items())))
+    if status.get("pinned"):
+        lines.append(f"pinned         {', '.join(status['pinned'])} (kept from this file, not the bundle)")
     for q in status.get("quarantine", [])[:20]:
         lines.append(f"  quarantined {q.get('id')} ticket {q.get('ticket')} window {q.get('window_id')}: "
                      f"{q.get('reason')} ({shown(q.get('at'))})")

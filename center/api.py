@@ -3,6 +3,7 @@
 POST /api/v1/votes                        a bounded batch; one answer per record
 POST /api/v1/integration/evaluations      the same, from the 互联网+政务服务 platform
 POST /api/v1/devices/{device_id}/heartbeat
+GET  /api/v1/bundle                       what the device's tablet should know (If-None-Match: 304)
 GET  /api/v1/health
 """
 from __future__ import annotations
@@ -15,14 +16,17 @@ import threading
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from . import casework, flagwork, upstreamwork
+from hallcore.bundle import PINNABLE
+
+from . import casework, flagwork, queries, upstreamwork
+from .bundle import etag_matches
 from .ingest import ingest, ingest_from, unstorable
 from .integration import IntegrationSender, client_for_token
 from .service import Center
@@ -74,6 +78,17 @@ class ChainHeadIn(BaseModel):
     hash: str = Field(pattern="^[0-9a-f]{64}$", description="hallcore.chain.chain_hash of that record")
 
 
+class BundleBeat(BaseModel):
+    """The bundle the tablet holds, and why it refused the last one it was sent."""
+    model_config = ConfigDict(extra="ignore", strict=True)
+    version: str | None = Field(default=None, max_length=64, description="of the last good bundle applied")
+    error: str | None = Field(default=None, max_length=1000, description="why the newest bundle was refused")
+    refused: int = Field(default=0, ge=0, le=10 ** 12, description="bundles refused since the agent started")
+
+
+Year = Annotated[str, Field(pattern=r"^[0-9]{4}$")]
+
+
 class HeartbeatIn(BaseModel):
     """Strict: a number sent as "5" or true is refused, not read as 5 or 1."""
     model_config = ConfigDict(extra="ignore", strict=True)
@@ -89,6 +104,14 @@ class HeartbeatIn(BaseModel):
     clock_problem: str | None = Field(default=None, max_length=300,
                                       description="why the tablet finds its own clock plainly wrong")
     chain_head: ChainHeadIn | None = Field(default=None, description="absent from a schema-1 tablet")
+    bundle: BundleBeat | None = None
+    # the values are open (a newer tablet may know more), only bounded: a heartbeat is never refused for them
+    calendar: dict[Year, Annotated[str, Field(max_length=16)]] | None = Field(
+        default=None, max_length=2, description="where the tablet's working days of this year (and, from "
+                                                "October, the next) come from: override | official | "
+                                                "estimated (unverified)")
+    pinned: list[Annotated[str, Field(max_length=32)]] | None = Field(
+        default=None, max_length=32, description=f"what the tablet's file keeps from the bundle ({', '.join(PINNABLE)})")
 
 
 class HeartbeatOut(BaseModel):
@@ -309,6 +332,24 @@ def post_heartbeat(device_id: str, beat: Annotated[HeartbeatIn, Depends(heartbea
         raise ApiError(422, "invalid_request", "a text field contains U+0000 or a lone surrogate, "
                                                "which cannot be stored")
     return center.heartbeat(device_id, data)
+
+
+BUNDLE_HEADERS = {"Cache-Control": "private, no-cache"}
+
+
+@router.get("/bundle", responses={**ERRORS, 304: {"description": "unchanged: the If-None-Match tag is current"}})
+def get_bundle(request: Request, device: Device, center: Annotated[Center, Depends(_center)]):
+    """The bundle for the device's window (DESIGN.md §4.9); ETag is its sha256."""
+    with center.engine.connect() as conn:
+        row = queries.device(conn, device)
+        if row is None:          # gone between the token check and here
+            raise ApiError(401, "unauthorized", "unknown device token; enroll the device with "
+                                                "hall-center add-device")
+        built = center.bundles.latest(conn, row.hall_id, row.window_id)
+    headers = {"ETag": built.etag, **BUNDLE_HEADERS}
+    if etag_matches(request.headers.get("if-none-match"), built.etag):
+        return Response(status_code=304, headers=headers)
+    return Response(built.body, media_type="application/json", headers=headers)
 
 
 @router.get("/health")

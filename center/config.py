@@ -8,10 +8,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from hallcore.config import ConfigError, Table, load_toml
 from hallcore.hallclock import DEFAULT_TZ
+from hallcore.kiosksettings import read_settings
+from hallcore.tablet import is_usable_id
 from hallcore.record import is_region_code
 from hallcore.timebounds import DEFAULT_BOUNDS, EARLIEST, TimeBounds
 
@@ -52,6 +55,20 @@ class PublicConfig:
 
 
 @dataclass(frozen=True)
+class BundleConfig:
+    """What the center's bundle sends the tablets (center/bundle.py, DESIGN.md §4.9):
+    kiosk settings for every tablet, one hall's or one window's (the narrower
+    wins), and where the staff photos are."""
+    staff_photos: Path | None = None     # a folder of <staff id>.jpg / .png
+    kiosk: dict[str, Any] = field(default_factory=dict)
+    halls: dict[str, dict[str, Any]] = field(default_factory=dict)      # hall_id -> settings
+    windows: dict[str, dict[str, Any]] = field(default_factory=dict)    # window_id -> settings
+
+    def kiosk_for(self, hall_id: str, window_id: str) -> dict[str, Any]:
+        return {**self.kiosk, **self.halls.get(hall_id, {}), **self.windows.get(window_id, {})}
+
+
+@dataclass(frozen=True)
 class CenterConfig:
     database: str                        # SQLAlchemy URL (sqlite:///… or postgresql+psycopg://…)
     host: str = "127.0.0.1"
@@ -76,6 +93,7 @@ class CenterConfig:
     upstream: UpstreamSettings | None = None     # [upstream]: the push to the provincial 好差评 system (off: None)
     anomalies: AnomalyConfig = field(default_factory=AnomalyConfig)   # [anomalies]: the flags' thresholds
     flag_scan_s: int = 3600              # [anomalies] scan_every_s: the worker's scan interval (0: off)
+    bundle: BundleConfig = field(default_factory=BundleConfig)
 
     def department(self, window_id: str) -> str:
         return self.departments.get(window_id, "未分配部门")
@@ -133,6 +151,42 @@ def _supervision(t: Table) -> SupervisionConfig:
         min_checked=t.int("min_checked", 5, min=1, max=100000),
         min_confirmed=t.float("min_confirmed", 0.8, min=0.0, max=1.0),
     )
+
+
+def _settings_layer(t: Table) -> dict[str, Any]:
+    """One [bundle.…] settings table: the tablet's [kiosk] rules, only its keys."""
+    read_settings(t)
+    t.reject_unknown()
+    return dict(t.data)
+
+
+def _layers(b: Table, name: str) -> dict[str, dict[str, Any]]:
+    """[bundle.hall.<id>] / [bundle.window."<id>"]: a table of settings tables."""
+    parent = b.table(name)
+    out = {}
+    for key in parent.data:
+        if not is_usable_id(key):
+            raise parent.error(key, f"{key!r} is not a {name} id",
+                               "use the id the tablets' [device] has (letters, digits, '.', '_', '-')")
+        out[key] = _settings_layer(parent.table(key))
+    return out
+
+
+def _bundle(b: Table, base: Path) -> BundleConfig:
+    cfg = BundleConfig(staff_photos=b.path("staff_photos", None, base=base),
+                       kiosk=_settings_layer(b.table("kiosk")), halls=_layers(b, "hall"),
+                       windows=_layers(b, "window"))
+    if cfg.staff_photos is not None and not cfg.staff_photos.is_dir():
+        raise b.error("staff_photos", f"{cfg.staff_photos} is not a folder",
+                      "point it at the folder of <staff id>.jpg / .png photos")
+    # the narrower tables go over the wider ones: each combination must be a valid [kiosk] too
+    for hall in [None, *cfg.halls]:
+        for window in [None, *cfg.windows]:
+            where = " + ".join(x for x in ("bundle.kiosk", hall and f"bundle.hall.{hall}",
+                                           window and f"bundle.window.{window}") if x)
+            read_settings(Table(cfg.kiosk_for(hall or "", window or ""), where, b.source))   # "": no such id
+    b.reject_unknown()
+    return cfg
 
 
 def load_config(path: str | Path) -> CenterConfig:
@@ -193,10 +247,12 @@ def load_config(path: str | Path) -> CenterConfig:
         upstream=UpstreamSettings.from_table(up, base),
         anomalies=AnomalyConfig.from_table(an),
         flag_scan_s=flag_scan_s,
+        bundle=_bundle(root.table("bundle"), base),
     )
     for t in (root, c, a, sv, q, p):
         t.reject_unknown()
     return cfg
 
 
-__all__ = ["AlertConfig", "CenterConfig", "PublicConfig", "SupervisionConfig", "ConfigError", "database_url", "load_config"]
+__all__ = ["AlertConfig", "BundleConfig", "CenterConfig", "PublicConfig", "SupervisionConfig", "ConfigError", "database_url",
+           "load_config"]

@@ -24,6 +24,12 @@ def load(conn) -> Directory:
     return from_mappings(deps, wins, people)
 
 
+def staff_of_window(conn, window_id: str, limit: int) -> list[tuple[str, str]]:
+    """(id, name) of the window's staff, by id: who the tablets there show (center/bundle.py)."""
+    return [(r.id, r.name) for r in conn.execute(
+        select(staff.c.id, staff.c.name).where(staff.c.window_id == window_id).order_by(staff.c.id).limit(limit))]
+
+
 def _row(e) -> dict:
     row = {"id": e.id, "name": e.name}
     if e.kind in PARENT_COLUMN:
@@ -60,4 +66,4 @@ def counts(d: Directory) -> dict[str, int]:
     return {"department": len(d.departments), "window": len(d.windows), "staff": len(d.staff)}
 
 
-__all__ = ["counts", "load", "write"]
+__all__ = ["counts", "load", "staff_of_window", "write"]

@@ -17,6 +17,7 @@ from hallcore.timebounds import TimeBounds
 
 from . import alerting, queries
 from .auth import ROLES, hash_password, new_device_token, password_problem, token_hash
+from .bundle import BundleSource
 from .config import CenterConfig
 from .db import device_log, devices, make_engine, migrate, users
 from .deadlines import Deadlines
@@ -67,6 +68,7 @@ class Center:
         self.engine = make_engine(cfg.database)
         self.clock = clock
         self.deadlines = Deadlines(cfg.closing, cfg.holiday_file)
+        self.bundles = BundleSource(cfg, self.deadlines.holidays)   # the tablets get the same calendar
         self.senders = dict(alerting.SENDERS if senders is None else senders)
 
     def migrate(self) -> None:

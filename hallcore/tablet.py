@@ -3,6 +3,7 @@
     [device]   id, region_code, hall_id, window_id
     [office]   closing = "17:30", holiday_file, timezone = "Asia/Shanghai"
     [storage]  folder (the kiosk's journal; the outbox by default), outbox
+    [bundle]   pinned = [...]: what the center's bundle may not change here
 
 Each process reads these with `tablet_config(root, config_dir)` and then its
 own tables; `check_tables` rejects a top-level table nobody owns, so a typo
@@ -14,14 +15,17 @@ import re
 from dataclasses import dataclass, field
 from datetime import time
 from pathlib import Path
+from typing import Any, Mapping
 from zoneinfo import ZoneInfo
 
+from hallcore.bundle import check_pinned
 from hallcore.config import ConfigError, Table, load_toml
+from hallcore.kiosksettings import local_values
 from hallcore.record import is_region_code
 from hallcore.workdays import DEFAULT_CLOSING, WorkCalendar
 
 # Every table a tablet's file may have; each is validated by the part that owns it.
-KNOWN_TABLES = ("device", "office", "storage", "kiosk", "admin", "queue", "center", "agent")
+KNOWN_TABLES = ("device", "office", "storage", "bundle", "kiosk", "admin", "queue", "center", "agent")
 
 # Ids end up in MQTT topics and URL paths: no '/', '+', '#', spaces.
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -29,6 +33,7 @@ _CLOCK = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])")
 
 OUTBOX_DIR = "outbox"
 JOURNAL_FILE = "kiosk-journal.json"
+BUNDLE_FILE = "bundle.json"
 
 
 @dataclass(frozen=True)
@@ -43,12 +48,21 @@ class TabletConfig:
     storage: Path
     outbox_folder: Path            # outbox.store.Outbox(outbox_folder, device_id): kiosk puts, agent sends
     config_dir: Path
-    calendar: WorkCalendar = field(compare=False, repr=False)
+    calendar: WorkCalendar = field(compare=False, repr=False)   # from holiday_file (the bundle's may replace it)
+    pinned: frozenset[str] = frozenset()   # [bundle] pinned: hallcore.bundle.PINNABLE names kept local
+    # the [kiosk] keys the bundle may set, as this file has them (raw; kiosk/config.py checks them,
+    # hallcore.bundle.kiosk_settings puts the bundle's on top)
+    kiosk_values: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
     @property
     def journal_path(self) -> Path:
         """kiosk.journal.Journal: the open evaluation, for crash-resume."""
         return self.storage / JOURNAL_FILE
+
+    @property
+    def bundle_path(self) -> Path:
+        """The center's last good bundle: written by hall-agent, read by the kiosk."""
+        return self.storage / BUNDLE_FILE
 
 
 def check_tables(root: Table) -> None:
@@ -61,9 +75,14 @@ def check_tables(root: Table) -> None:
             raise root.error(name, f"must be a table, got {value!r}", f"write it as a [{name}] section")
 
 
+def is_usable_id(v: object) -> bool:
+    """A device, hall or window id as [device] allows it."""
+    return isinstance(v, str) and _ID.fullmatch(v) is not None
+
+
 def _id(t: Table, name: str) -> str:
     v = t.str(name)
-    if not _ID.fullmatch(v):
+    if not is_usable_id(v):
         raise t.error(name, f"{v!r} is not a usable id",
                       "use 1-64 letters, digits, '.', '_' or '-' (it appears in MQTT topics and URLs)")
     return v
@@ -107,9 +126,15 @@ def tablet_config(root: Table, config_dir: Path) -> TabletConfig:
         if p.exists() and not p.is_dir():
             raise st.error(name, f"{p} exists and is not a folder", "point it at a folder")
     st.reject_unknown()
+
+    b = root.table("bundle")
+    pinned = check_pinned(b.str_list("pinned", []), b)
+    b.reject_unknown()
+    kiosk = root.data.get("kiosk")
     return TabletConfig(device_id=device_id, region_code=region, hall_id=hall_id, window_id=window_id,
                         closing=closing, holiday_file=holiday_file, timezone=zone, storage=folder, outbox_folder=outbox,
-                        config_dir=config_dir, calendar=calendar)
+                        config_dir=config_dir, calendar=calendar, pinned=pinned,
+                        kiosk_values=local_values(kiosk if isinstance(kiosk, dict) else None))
 
 
 def load_tablet_file(path: str | Path) -> tuple[Table, TabletConfig]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import tomllib
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -141,13 +142,29 @@ def parse_overrides(data: Mapping[str, Any], source: str | None = None) -> dict[
     return years
 
 
+def parse_override_text(text: str, source: str | None = None) -> dict[int, YearOverride]:
+    """The override file's text (as the center's bundle carries it) → {year:
+    YearOverride}, by the same rules as the file; ConfigError if unusable."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError("(file)", f"the holiday override is not valid TOML ({e})",
+                          "fix the syntax at the line named", source=source) from None
+    return parse_overrides(data, source=source)
+
+
 # ------------------------------------------------------------------ the calendar
+
+OVERRIDE, OFFICIAL, ESTIMATED = "override", "official", "estimated"   # year_source()
+
 
 class WorkCalendar:
     """Which days are working days, and whether we know that officially."""
 
-    def __init__(self, override_file: str | Path | None = None):
-        self.overrides: dict[int, YearOverride] = {}
+    def __init__(self, override_file: str | Path | None = None, *,
+                 overrides: Mapping[int, YearOverride] | None = None):
+        """From the override file, or from overrides already parsed (a bundle's)."""
+        self.overrides: dict[int, YearOverride] = dict(overrides or {})
         if override_file is not None:
             path = Path(override_file)
             if not path.is_file():
@@ -160,6 +177,13 @@ class WorkCalendar:
 
     def is_verified(self, d: date) -> bool:
         return d.year in self.overrides or d.year in _OFFICIAL_YEARS
+
+    def year_source(self, year: int) -> str:
+        """Where the year's working days come from: OVERRIDE (the holiday file,
+        verified), OFFICIAL (the package's data, verified) or ESTIMATED."""
+        if year in self.overrides:
+            return OVERRIDE
+        return OFFICIAL if year in _OFFICIAL_YEARS else ESTIMATED
 
     def is_workday(self, d: date) -> bool:
         override = self.overrides.get(d.year)
@@ -184,6 +208,12 @@ class WorkCalendar:
                                 "schedule, import it: hall-center calendar import NOTICE.txt (or add a "
                                 "[%d] table to the holiday file).", year, lunar, year, year)
             return self._estimates[year]
+
+
+def years_to_check(today: date) -> tuple[int, ...]:
+    """The years whose schedule a tablet needs verified: this one, and from
+    October (when the State Council publishes it) the next one too."""
+    return (today.year, today.year + 1) if today.month >= 10 else (today.year,)
 
 
 _default_calendar: WorkCalendar | None = None

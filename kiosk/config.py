@@ -7,13 +7,15 @@ half-configured screen. config/example.toml documents every key.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from hallcore import bundle as center_bundle
+from hallcore.bundle import Bundle, StaffCard
 from hallcore.config import Table
+from hallcore.kiosksettings import KioskSettings, read_settings
 from hallcore.packagedata import ASSETS, shipped
-from hallcore.record import DEFAULT_BAD_REVIEW_REASONS, MAX_TEXT
 from hallcore.tablet import TabletConfig, load_tablet_file
 from kiosk import admin
 from kiosk.flow import FlowSettings
@@ -30,7 +32,6 @@ def bold_of(regular: Path) -> Path | None:
     return candidate if candidate != regular and candidate.exists() else None
 
 
-MAX_REASONS = 20   # what a record may carry (hallcore.record)
 TEST_OUTBOX = "test-outbox"          # in [storage] folder; test mode only
 TEST_JOURNAL = "test-journal.json"
 
@@ -47,6 +48,8 @@ class KioskConfig:
     pin_hash: str | None           # None: the admin screen cannot be opened
     queue: dict[str, Any]          # the raw [queue] table, see queue_table()
     test_mode: bool = False        # installation checks: records kept apart, never sent
+    staff: tuple[StaffCard, ...] = ()   # who serves at this window (the center's bundle)
+    bundle: Bundle | None = None   # the bundle applied (with_bundle), None: this file only
 
     @property
     def outbox_folder(self) -> Path:
@@ -71,44 +74,25 @@ class KioskConfig:
                            config_dir=self.tablet.config_dir)
 
 
-def _seconds(t: Table, name: str, default: float, low: float, high: float) -> float:
-    return t.float(name, default, min=low, max=high)
-
-
-def _reasons(k: Table) -> tuple[str, ...]:
-    reasons = k.str_list("reasons", list(DEFAULT_BAD_REVIEW_REASONS))
-    if not 1 <= len(reasons) <= MAX_REASONS:
-        raise k.error("reasons", f"has {len(reasons)} entries", f"list 1 to {MAX_REASONS} reasons")
-    if len(set(reasons)) != len(reasons):
-        raise k.error("reasons", "lists a reason twice", "remove the duplicate")
-    long = next((r for r in reasons if len(r) > MAX_TEXT), None)
-    if long is not None:
-        raise k.error("reasons", f"{long[:20]!r}... is longer than {MAX_TEXT} characters", "shorten it")
-    return tuple(reasons)
+def _with_settings(flow: FlowSettings, s: KioskSettings) -> FlowSettings:
+    return replace(flow, scale=s.scale, reasons=s.reasons, reminder_after_s=s.reminder_after_s,
+                   timeout_s=s.timeout_s, thanks_s=s.thanks_s)
 
 
 def kiosk_tables(root: Table, tablet: TabletConfig, path: Path) -> KioskConfig:
     k = root.table("kiosk")
-    scale = k.int("scale", 3, choices=(3, 5))
-    reasons = _reasons(k)
-    reminder = _seconds(k, "reminder_after_s", 30.0, 5, 600)
-    timeout = _seconds(k, "timeout_s", 60.0, 10, 1800)
-    if timeout <= reminder:
-        raise k.error("timeout_s", f"{timeout:g} is not longer than reminder_after_s ({reminder:g})",
-                      "the reminder must come before the timeout: raise timeout_s or lower reminder_after_s")
-    flow = FlowSettings(
+    settings = read_settings(k)      # scale, reasons, timeouts, test mode: the rules a bundle is read by too
+    flow = _with_settings(FlowSettings(
         device_id=tablet.device_id, region_code=tablet.region_code, hall_id=tablet.hall_id,
-        window_id=tablet.window_id, scale=scale, reasons=reasons,
-        reminder_after_s=reminder, timeout_s=timeout,
-        thanks_s=_seconds(k, "thanks_s", 3.0, 1, 30),
-        carry_over_guard_s=_seconds(k, "carry_over_guard_s", 0.3, 0, 2),
-        stale_after_s=_seconds(k, "stale_after_s", 600.0, 60, 86400),
-        closing=tablet.closing, calendar=tablet.calendar)
+        window_id=tablet.window_id,
+        carry_over_guard_s=k.float("carry_over_guard_s", 0.3, min=0, max=2),
+        stale_after_s=k.float("stale_after_s", 600.0, min=60, max=86400),
+        closing=tablet.closing, calendar=tablet.calendar), settings)
     fullscreen = k.bool("fullscreen", True)
     font = k.path("font", None, base=tablet.config_dir, must_exist=True) or DEFAULT_FONT
     audio = k.bool("audio", True)
     volume = k.float("volume", 0.8, min=0.0, max=1.0)
-    test_mode = k.bool("test_mode", False)
+    test_mode = settings.test_mode
     k.reject_unknown()
 
     a = root.table("admin")
@@ -127,6 +111,19 @@ def kiosk_tables(root: Table, tablet: TabletConfig, path: Path) -> KioskConfig:
                          test_mode=test_mode)
     config.open_source()   # validates [queue] now (builds the source; nothing is opened or started)
     return config
+
+
+def with_bundle(config: KioskConfig, bundle: Bundle | None) -> KioskConfig:
+    """`config` (this file's, as load_kiosk_config read it) with the center's
+    bundle applied: its kiosk settings, calendar and staff, except what
+    `[bundle] pinned` keeps local. None: this file's alone. Raises
+    hallcore.bundle.BundleError when the bundle cannot apply to this tablet."""
+    t = config.tablet
+    settings = center_bundle.kiosk_settings(t.kiosk_values, bundle, t.pinned)
+    flow = replace(_with_settings(config.flow, settings),
+                   calendar=center_bundle.work_calendar(t.calendar, bundle, t.pinned))
+    return replace(config, flow=flow, test_mode=settings.test_mode,
+                   staff=center_bundle.staff_cards(bundle, t.pinned), bundle=bundle)
 
 
 def load_kiosk_config(path: str | Path) -> KioskConfig:

@@ -190,6 +190,26 @@ class KioskFlow:
     def pending_events(self) -> int:
         return len(self._state.pending)
 
+    @property
+    def idle(self) -> bool:
+        """Nobody is served, asked or thanked and nothing waits: the only time
+        the kiosk takes new settings (the center's bundle, DESIGN.md §4.9)."""
+        return (self._screen == "idle" and self._state.open is None and self._serving is None
+                and not self._state.pending)
+
+    def apply_settings(self, settings: FlowSettings) -> None:
+        """New scale, reasons, timeouts or calendar, while `idle` only: an
+        evaluation never changes its questions or its clock half way."""
+        if not self.idle:
+            raise RuntimeError(f"settings change only while idle, not on {self._screen}")
+        ours = (self.settings.device_id, self.settings.region_code, self.settings.hall_id,
+                self.settings.window_id)
+        if (settings.device_id, settings.region_code, settings.hall_id, settings.window_id) != ours:
+            raise ValueError("new settings are for another device or window")
+        self.settings, self._scale = settings, get_scale(settings.scale)
+        self._dirty = True
+        self._render()
+
     def resume(self, now: datetime) -> None:
         """At start-up: continue the journaled evaluation, or close it unrated('interrupted') if stale."""
         _aware(now)

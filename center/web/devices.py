@@ -1,7 +1,9 @@
-"""设备状态: each tablet's heartbeat, backlog, quarantine, seq gaps, clock, chain."""
+"""设备状态: each tablet's heartbeat, backlog, quarantine, seq gaps, clock, chain,
+and what the center's bundle gave it (DESIGN.md §4.9)."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any, Mapping
 
 from fastapi import APIRouter, Request
 
@@ -13,6 +15,24 @@ from .deps import CenterDep, CurrentActor, Forbidden, page
 
 router = APIRouter(include_in_schema=False)
 SILENT_AFTER = timedelta(minutes=15)
+CALENDAR_WORDS = {"override": "已核实（节假日文件）", "official": "已核实（官方数据）",
+                  "estimated": "未核实（按规则估算）"}
+
+
+def bundle_state(hb: Mapping[str, Any], latest: str | None) -> dict[str, Any]:
+    """The tablet's bundle against the center's latest for its window."""
+    b = hb.get("bundle") if isinstance(hb.get("bundle"), dict) else {}
+    version = b.get("version")
+    return dict(version=version, latest=latest, reported=isinstance(hb.get("bundle"), dict),
+                current=version is not None and version == latest, error=b.get("error"),
+                refused=b.get("refused") or 0)
+
+
+def calendar_state(hb: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """[{year, text, verified}] from the heartbeat's "calendar", by year."""
+    cal = hb.get("calendar") if isinstance(hb.get("calendar"), dict) else {}
+    return [dict(year=y, text=CALENDAR_WORDS.get(v, str(v)), verified=v in ("override", "official"))
+            for y, v in sorted(cal.items())]
 
 
 @router.get("/devices")
@@ -20,6 +40,8 @@ def device_page(request: Request, actor: CurrentActor, center: CenterDep):
     now = center.clock()
     with center.engine.connect() as conn:
         rows = queries.device_list(conn, actor.scope)
+        latest = {(d.hall_id, d.window_id): center.bundles.latest(conn, d.hall_id, d.window_id).version
+                  for d in rows}
     items = []
     for d in rows:
         hb = d.heartbeat or {}
@@ -38,7 +60,9 @@ def device_page(request: Request, actor: CurrentActor, center: CenterDep):
             # an unknown skew (no readable tablet clock) is flagged, like a large one
             skew_flagged=(d.heartbeat_at is not None and d.clock_skew_s is None) or bool(hb.get("clock_problem"))
             or (d.clock_skew_s is not None and abs(d.clock_skew_s) > center.cfg.clock_skew_warn_s),
-            last_post=show(from_db(d.last_post_at)), chain=devicefacts.chain_state(d)))
+            last_post=show(from_db(d.last_post_at)), chain=devicefacts.chain_state(d),
+            bundle=bundle_state(hb, latest[(d.hall_id, d.window_id)]), calendar=calendar_state(hb),
+            pinned=[str(x) for x in hb.get("pinned") or []]))
     return page(request, "devices.html", actor, items=items)
 
 

@@ -75,3 +75,18 @@ def admin_lines(*, source: Any, outbox: Any, flow: Any, device_id: str, version:
     if problem:
         lines.append(f"评价日志：{problem}")
     return lines
+
+
+def bundle_line(config: Any, waiting: Any, problem: str | None) -> str:
+    """The center's bundle in use, one waiting for the flow to be idle, and a
+    bundle file the kiosk could not use."""
+    b = getattr(config, "bundle", None)
+    state = f"版本 {b.version}" if b is not None else S.ADMIN_BUNDLE_NONE
+    if waiting is not None and getattr(waiting, "bundle", None) is not None:
+        state += S.ADMIN_BUNDLE_WAITING.format(version=waiting.bundle.version)
+    if problem:
+        state += S.ADMIN_BUNDLE_REFUSED.format(problem=problem)
+    pinned = sorted(getattr(getattr(config, "tablet", None), "pinned", ()) or ())
+    if pinned:
+        state += f"；本机锁定：{', '.join(pinned)}"
+    return S.ADMIN_BUNDLE.format(state=state)

@@ -7,6 +7,7 @@ gesture plus the admin PIN (kiosk.ui.gate) opens the admin screen.
 """
 from __future__ import annotations
 
+import io
 import logging
 import signal
 import sys
@@ -26,13 +27,14 @@ from kivy.uix.screenmanager import Screen
 from kivy.uix.widget import Widget
 
 from hallcore.hallclock import hall_now, set_hall_zone
+from hallcore.images import PNG
 from hallcore.record import OTHER_REASON
 from kiosk.config import bold_of
 from kiosk.ui import KV_FILE
 from kiosk.ui import strings as S
 from kiosk.ui.gate import CornerTaps, PinGate
 from kiosk.ui.look import look, metrics
-from kiosk.ui.widgets import Deck, KeyButton, RatingButton, ReasonButton  # noqa: F401 (Deck: kv)
+from kiosk.ui.widgets import Deck, KeyButton, RatingButton, ReasonButton, StaffCardView  # noqa: F401 (Deck: kv)
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +42,7 @@ TICK_S = 0.2          # how often the flow is ticked (reminder, timeout, thanks)
 ADMIN_SCREENS = ("admin_pin", "admin")
 ADMIN_IDLE_S = 120.0  # an admin screen left open goes back to the citizens' screen after this
 PHONE_KEYS = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "del", "0", "")
+IDLE_STAFF_SHOWN = 4  # staff cards on the idle screen
 
 
 _kv_loaded = False
@@ -71,10 +74,47 @@ def matter_line(index: int, count: int, matter: str, width: float, font_size: fl
     return text
 
 
+def shown_staff(staff: tuple, staff_name: str, limit: int = IDLE_STAFF_SHOWN) -> tuple:
+    """The staff cards on the idle screen: the one the queue system last named
+    first, then the window's others in the center's order, at most `limit`."""
+    first = [c for c in staff if staff_name and c.name == staff_name]
+    return tuple(first + [c for c in staff if c not in first])[:limit]
+
+
+def photo_texture(card):
+    """The card's photo as a texture, or None (no photo, or one SDL cannot decode;
+    its size was checked before: hallcore.bundle.photo_problem)."""
+    if card.photo is None:
+        return None
+    from kivy.core.image import Image as CoreImage
+    try:
+        return CoreImage(io.BytesIO(card.photo), ext="png" if card.photo_type == PNG else "jpg",
+                         nocache=True).texture
+    except Exception as e:      # a photo must never take the idle screen down
+        log.warning("Kiosk: photo of staff %s cannot be shown: %s", card.id, e)
+        return None
+
+
 class IdleScreen(Screen):
+    _cards: tuple = ()
+
     def show(self, v) -> None:
+        app = App.get_running_app()
+        staff = getattr(app, "staff", ()) if app is not None else ()
         self.ids.window.text = S.IDLE_WINDOW.format(window=v.window_id)
-        self.ids.staff.text = S.IDLE_STAFF.format(staff=v.staff_name) if v.staff_name else S.IDLE_STAFF_NONE
+        if v.staff_name:
+            self.ids.staff.text = S.IDLE_STAFF.format(staff=v.staff_name)
+        else:      # the cards say who serves here; without them a dash says nobody was named
+            self.ids.staff.text = "" if staff else S.IDLE_STAFF_NONE
+        cards = shown_staff(staff, v.staff_name)
+        if cards != self._cards:
+            self._cards = cards
+            box = self.ids.staff_cards
+            box.clear_widgets()
+            for c in cards:
+                box.add_widget(StaffCardView(staff_name=c.name, staff_id=c.id, initial=c.name[:1],
+                                             photo=photo_texture(c)))
+        self.ids.staff_title.text = S.IDLE_STAFF_TITLE if cards else ""
 
 
 class ServingScreen(Screen):
@@ -226,11 +266,17 @@ class KioskApp(App):
     def __init__(self, flow, *, now: Callable[[], datetime] = hall_now, source: Any = None,
                  outbox: Any = None, pin_hash: str | None = None, device_id: str = "",
                  version: str = "", test_mode: bool = False, sounds: Any = None,
-                 tick_s: float = TICK_S, **kw):
+                 tick_s: float = TICK_S, config: Any = None, watch: Any = None,
+                 open_store: Callable[[Any], tuple[Any, Any]] | None = None, **kw):
         super().__init__(**kw)
         self.title = "好差评"
         self.flow, self.now, self.source, self.outbox = flow, now, source, outbox
         self.pin_hash, self.device_id, self.version, self.test_mode = pin_hash, device_id, version, test_mode
+        # the center's bundle (kiosk.bundlewatch): the config in use, the one waiting for idle
+        # (not `self.config`: that is Kivy's ConfigParser once the app runs)
+        self.kiosk_config, self.watch, self.open_store = config, watch, open_store
+        self.waiting_config = None
+        self.staff = config.staff if config is not None else ()
         self.sounds = sounds
         self.tick_s = tick_s
         self.corner = CornerTaps()
@@ -303,10 +349,50 @@ class KioskApp(App):
     def _tick(self, dt=None) -> None:
         now = self.now()
         self.flow.tick(now)
+        self.check_bundle()
         if (self.root is not None and self.root.ids.sm.current in ADMIN_SCREENS
                 and (now - self._admin_seen).total_seconds() >= ADMIN_IDLE_S):
             log.warning("Kiosk: admin screen left open %.0f s, closed", ADMIN_IDLE_S)
             self.close_admin()      # forgotten by staff, it would keep citizens from rating
+        self.render()
+
+    # ---- the center's bundle
+    def check_bundle(self) -> None:
+        """A new bundle file is read at once and applied the first time the
+        flow is idle: never in the middle of an evaluation (DESIGN.md §4.9)."""
+        if self.watch is None:
+            return
+        try:
+            new = self.watch.poll()
+        except Exception:       # the bundle must never stop the kiosk
+            log.exception("Kiosk: bundle check failed")
+            return
+        if new is not None:
+            self.waiting_config = new
+        if self.waiting_config is not None and self.flow.idle:
+            new, self.waiting_config = self.waiting_config, None
+            self.apply_config(new)
+
+    def apply_config(self, new) -> None:
+        """Only while the flow is idle (check_bundle)."""
+        old = self.kiosk_config
+        if old is not None and new.test_mode != old.test_mode and self.open_store is not None:
+            try:
+                outbox, flow = self.open_store(new)     # test mode: its own outbox and journal
+            except Exception as e:
+                log.error("Kiosk: bundle %s not applied: cannot switch test mode: %s",
+                          new.bundle.version if new.bundle else "-", e)
+                return
+            flow.counters.update(self.flow.counters)
+            self.outbox.close()
+            self.outbox, self.flow = outbox, flow
+            log.warning("Kiosk: TEST MODE %s by the center's bundle: records go to %s",
+                        "ON" if new.test_mode else "OFF", new.outbox_folder)
+        else:
+            self.flow.apply_settings(new.flow)
+        self.kiosk_config, self.test_mode, self.staff = new, new.test_mode, new.staff
+        self._serial = None
+        log.info("Kiosk: bundle %s applied", new.bundle.version if new.bundle else "-")
         self.render()
 
     # ---- rendering
@@ -408,9 +494,12 @@ class KioskApp(App):
         self.root.ids.admin_pin.show_pin(self._pin, self._pin_message)
 
     def admin_lines(self) -> list[str]:
-        from kiosk.ui.adminview import admin_lines
-        return admin_lines(source=self.source, outbox=self.outbox, flow=self.flow, device_id=self.device_id,
-                           version=self.version, test_mode=self.test_mode)
+        from kiosk.ui.adminview import admin_lines, bundle_line
+        lines = admin_lines(source=self.source, outbox=self.outbox, flow=self.flow, device_id=self.device_id,
+                            version=self.version, test_mode=self.test_mode)
+        if self.watch is not None:
+            lines.append(bundle_line(self.kiosk_config, self.waiting_config, self.watch.problem))
+        return lines
 
     def show_admin(self) -> None:
         self._admin_seen = self.now()
@@ -456,9 +545,6 @@ def build_kiosk(config, *, offscreen: bool = False, size: tuple[int, int] | None
     from kiosk.ui.sounds import Sounds
 
     source = config.open_source()
-    if config.test_mode:
-        log.warning("Kiosk: TEST MODE: never sent: records go to %s, which the agent does not read",
-                    config.outbox_folder)
     app, outbox = assemble_kiosk(config, source,
                                  sounds=Sounds(config.volume, enabled=config.audio and not offscreen))
     if offscreen:
@@ -474,17 +560,34 @@ def assemble_kiosk(config, source, *, sounds: Any, now: Callable[[], datetime] =
     The one wiring of the app: hall-kiosk uses it, and so does the UI test
     harness (with its own clock and a recording source)."""
     from outbox.store import Outbox
+    from kiosk.bundlewatch import BundleWatch
     from kiosk.flow import KioskFlow
     from kiosk.journal import Journal
 
     t = config.tablet
-    outbox = Outbox(config.outbox_folder, t.device_id)
-    flow = KioskFlow(config.flow, outbox, Journal(config.journal_path), source.send_done, now())
-    flow.resume(now())
+    watch = BundleWatch(config)
+    config = watch.initial()     # the center's stored bundle over the file (kiosk.config.with_bundle)
+
+    def open_store(cfg):
+        """The outbox and the flow on it, resumed (again when the bundle switches test mode)."""
+        outbox = Outbox(cfg.outbox_folder, t.device_id)
+        try:
+            flow = KioskFlow(cfg.flow, outbox, Journal(cfg.journal_path), source.send_done, now())
+            flow.resume(now())
+        except BaseException:
+            outbox.close()
+            raise
+        if cfg.test_mode:
+            log.warning("Kiosk: TEST MODE: never sent: records go to %s, which the agent does not read",
+                        cfg.outbox_folder)
+        return outbox, flow
+
+    outbox, flow = open_store(config)
     register_font(config.font, bold_of(config.font))
     app = KioskApp(flow, now=now, source=source, outbox=outbox, pin_hash=config.pin_hash,
                    device_id=t.device_id, version=_version(), sounds=sounds,
-                   test_mode=config.test_mode, tick_s=tick_s)
+                   test_mode=config.test_mode, tick_s=tick_s, config=config, watch=watch,
+                   open_store=open_store)
     return app, outbox
 
 
@@ -513,7 +616,7 @@ def run_app(config, **kw) -> int:
         app.run()
     finally:
         source.stop()
-        outbox.close()
+        app.outbox.close()      # the one in use: a bundle switching test mode opens another
     return 0
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from kivy.clock import Clock
 from kivy.graphics import Color, Ellipse, Line, RoundedRectangle
-from kivy.properties import BooleanProperty, ListProperty, NumericProperty, StringProperty
+from kivy.properties import BooleanProperty, ListProperty, NumericProperty, ObjectProperty, StringProperty
 from kivy.uix.behaviors import ButtonBehavior
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.floatlayout import FloatLayout
@@ -82,6 +82,13 @@ class KeyButton(BigButton):
     key = StringProperty("")
 
 
+class StaffCardView(BoxLayout):
+    """One of the window's staff on the idle screen: photo (or the name's
+    first character when there is none), name and 工号."""
+    staff_name = StringProperty("")
+    staff_id = StringProperty("")
+    initial = StringProperty("")
+    photo = ObjectProperty(None, allownone=True)     # a Texture
 
 
 class Deck(FloatLayout):

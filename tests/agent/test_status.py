@@ -77,3 +77,17 @@ def test_each_alert_kind_has_its_own_line():
     assert "was due 2026-12-01" in render(ST, NOW, "/x")                  # overdue
     assert lines[-1] == "  ALERT warning: disk: {'free_mb': 3}"
     assert problems(dict(ST, state="auth_blocked"), NOW)
+
+
+def test_the_bundle_calendar_and_pins_go_into_the_heartbeat_and_the_status_text():
+    st = dict(ST, bundle={"version": "0123456789abcdef", "error": "kiosk.timeout_s: 5 is out of range",
+                          "refused": 3},
+              calendar={"2026": "official", "2027": "estimated"}, pinned=["holidays", "timeout_s"])
+    body = heartbeat_body(st)
+    assert body["bundle"] == st["bundle"] and body["calendar"] == st["calendar"]
+    assert body["pinned"] == ["holidays", "timeout_s"]
+    text = render(st, NOW, "/x")
+    assert "bundle         0123456789abcdef; the newest was refused: kiosk.timeout_s: 5 is out of range" in text
+    assert "calendar       2026 verified (official data), 2027 NOT verified (estimated" in text
+    assert "pinned         holidays, timeout_s (kept from this file, not the bundle)" in text
+    assert "bundle" not in render(ST, NOW, "/x")            # an agent without a bundle says nothing of it

@@ -92,4 +92,5 @@ def test_a_top_level_value_that_is_not_a_table_is_rejected(tmp_path):
 
 
 def test_every_part_s_table_is_known():
-    assert set(KNOWN_TABLES) == {"device", "office", "storage", "kiosk", "admin", "queue", "center", "agent"}
+    assert set(KNOWN_TABLES) == {"device", "office", "storage", "bundle", "kiosk", "admin", "queue", "center",
+                                 "agent"}

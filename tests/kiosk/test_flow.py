@@ -711,3 +711,42 @@ def test_a_clock_stepped_below_the_earliest_time_mid_evaluation_stores_no_out_of
     assert kiosk.records() == [] and kiosk.flow.counters["records_rejected"] == 1
     kiosk.flow.tick(kiosk.at(0.2))
     assert kiosk.flow.clock_problem is not None          # and the admin screen says so
+
+
+# ------------------------------------------------------------ new settings (the center's bundle)
+
+def test_the_flow_is_idle_only_when_nobody_is_served_asked_or_thanked(kiosk):
+    f = kiosk.flow
+    assert f.idle
+    f.on_event(event("call"), kiosk.at())
+    assert not f.idle                               # serving: a citizen stands there
+    kiosk.finish()
+    assert not f.idle                               # rating
+    f.tap_rating("satisfied", kiosk.at(1))
+    assert f.view.screen == "thanks" and not f.idle
+    f.on_event(event("finish", "A024"), kiosk.at())
+    f.tick(kiosk.at(3.5))
+    assert f.view.screen == "rating" and not f.idle  # the waiting finish opened at once
+    f.tap_rating("satisfied", kiosk.at(1))
+    f.tick(kiosk.at(3.5))
+    assert f.view.screen == "idle" and f.idle
+
+
+def test_new_settings_apply_only_while_idle_and_only_for_this_window(kiosk):
+    from dataclasses import replace
+    f = kiosk.flow
+    five = replace(f.settings, scale=5, reasons=("窗口人员不足", "其他"))
+    kiosk.finish()
+    with pytest.raises(RuntimeError):
+        f.apply_settings(five)
+    assert f.settings.scale == 3 and len(f.view.levels) == 3
+    f.tap_rating("satisfied", kiosk.at(1))
+    f.tick(kiosk.at(3.5))
+    f.apply_settings(five)
+    kiosk.finish("A024")
+    assert len(f.view.levels) == 5 and f.view.reasons == ("窗口人员不足", "其他")
+    with pytest.raises(ValueError):
+        replace_window = replace(five, window_id="07")
+        f.tap_rating("satisfied", kiosk.at(1))
+        f.tick(kiosk.at(3.5))
+        f.apply_settings(replace_window)

@@ -256,24 +256,26 @@ class RunningCenter:
             c.engine.dispose()
 
 
-def write_config(folder: Path, database: str, **alerts: Any) -> Path:
+def write_config(folder: Path, database: str, *, center: str = "", extra: str = "", **alerts: Any) -> Path:
+    """`center`: more [center] lines; `extra`: more tables (e.g. [bundle]), as TOML text."""
     lines = ["[center]", f'database = "{database}"',
-             f'session_secret_file = "{folder / "session.key"}"', "", "[alerts]", "tick_s = 1"]
+             f'session_secret_file = "{folder / "session.key"}"', center, "", "[alerts]", "tick_s = 1"]
     lines += [f"{k} = {v!r}".replace("'", '"') for k, v in alerts.items()]
-    lines += ["", "[departments]", '"03" = "不动产登记"']
+    lines += ["", "[departments]", '"03" = "不动产登记"', "", extra]
     path = folder / "center.toml"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 
 
-def start_center(folder: Path, device_id: str = "tab-03", database: str | None = None,
-                 **alerts: Any) -> RunningCenter:
+def start_center(folder: Path, device_id: str = "tab-03", database: str | None = None, *,
+                 center: str = "", extra: str = "", **alerts: Any) -> RunningCenter:
     """Migrate a center in `folder` (SQLite there unless `database` is a URL),
     enroll `device_id`, start the server."""
     from center.config import load_config
     from center.service import Center
     folder.mkdir(parents=True, exist_ok=True)
-    cfg_path = write_config(folder, database or str(folder / "center.sqlite3"), **alerts)
+    cfg_path = write_config(folder, database or str(folder / "center.sqlite3"), center=center, extra=extra,
+                            **alerts)
     c = Center(load_config(cfg_path))
     c.migrate()
     token = c.add_device(device_id, "taojiang", "03")

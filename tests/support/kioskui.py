@@ -71,24 +71,33 @@ class UiHarness:
 
     def __init__(self, folder: Path, *, scale: int = 3, size: tuple[int, int] = (1280, 800),
                  window_id: str = "03", reasons: tuple[str, ...] | None = None,
-                 pin_hash: str | None = _PIN_HASH, sounds=None, start=START, test_mode: bool = False):
+                 pin_hash: str | None = _PIN_HASH, sounds=None, start=START, test_mode: bool = False,
+                 changes: dict | None = None):
+        """`changes`: more dotted keys of the tablet file (tests.support.tablet_toml.write_tablet)."""
         self.window = ensure_window(size)
         self.t = start
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        changes = {"device.window_id": window_id, "storage.folder": ".", "kiosk.scale": scale,
+        written = {"device.window_id": window_id, "storage.folder": ".", "kiosk.scale": scale,
                    "kiosk.test_mode": test_mode, "admin.pin_hash": pin_hash if pin_hash else DROP}
         if reasons:
-            changes["kiosk.reasons"] = list(reasons)
-        self.config = load_kiosk_config(write_tablet(folder, changes))
+            written["kiosk.reasons"] = list(reasons)
+        written.update(changes or {})
+        self.config = load_kiosk_config(write_tablet(folder, written))
         self.link = RecordingLink()
         self.done = self.link.done
-        self.app, self.outbox = assemble_kiosk(self.config, self.link, sounds=sounds,
-                                               now=lambda: self.t, tick_s=3600)
-        self.flow = self.app.flow
+        self.app, _ = assemble_kiosk(self.config, self.link, sounds=sounds, now=lambda: self.t, tick_s=3600)
         self.root = self.app.build()
         self.window.add_widget(self.root)
         self.pump()
+
+    @property
+    def flow(self):
+        return self.app.flow          # a bundle switching test mode gives the app a new flow ...
+
+    @property
+    def outbox(self):
+        return self.app.outbox        # ... on another outbox
 
     # ---- driving
     def pump(self, frames: int = 2) -> None:
@@ -172,3 +181,10 @@ class UiHarness:
         self.app.dispatch("on_stop")   # also drops kv's cached `app`
         self.outbox.close()
         self.pump(1)
+        # That frame may lay out this app's widgets once more (the admin screen's text, say) and
+        # so ask kv's `app` again, which caches this app for the next harness's kv handlers
+        # (`on_release: app.confirm_reasons()` would reach a closed kiosk): forget it for good.
+        from kivy.app import App
+        from kivy.lang.parser import global_idmap
+        App._running_app = None
+        object.__setattr__(global_idmap["app"], "_obj", None)
