@@ -202,9 +202,16 @@ def test_a_bad_bundle_table_names_its_key(tmp_path, text, key, words):
     assert e.value.key == key and words in str(e.value), str(e.value)
 
 
-def test_the_example_config_s_bundle_tables_are_valid():
+def test_the_example_config_pushes_nothing_and_its_commented_samples_are_valid(tmp_path):
     from tests.support.paths import CONFIG
-    cfg = load_config(CONFIG / "center.example.toml").bundle
+    example = CONFIG / "center.example.toml"
+    assert load_config(example).bundle.kiosk_for("taojiang", "03") == {}     # copied as is: no push
+    text = example.read_text(encoding="utf-8")
+    for sample in ("timeout_s = 60.0", "reminder_after_s = 30.0", '[bundle.window."03"]', "thanks_s = 4.0"):
+        assert f"# {sample}" in text
+        text = text.replace(f"# {sample}", sample)
+    (tmp_path / "center.toml").write_text(text, encoding="utf-8")
+    cfg = load_config(tmp_path / "center.toml").bundle
     assert cfg.kiosk_for("taojiang", "03") == {"timeout_s": 60.0, "reminder_after_s": 30.0, "thanks_s": 4.0}
 
 
