@@ -13,10 +13,12 @@ again under another id is logged), and a bad review opens a case.
 
 The batch is one transaction; the device row is locked first and records are
 written in id order, so concurrent batches cannot deadlock on each other. The
-records are written inside a savepoint; if that fails for any reason but the
-database itself, they are written again one by one, each in its own
-savepoint: the one that fails is `rejected` with an error id that is also in
-the log, the others are stored. One record can neither fail nor block a batch.
+records are written with a few set-based statements (all rows in one INSERT,
+the batch's cases in one, its rollup in one upsert); if that fails for any
+reason but the database itself, the transaction is rolled back and the
+batch written again one by one, each record in its own savepoint: the one
+that fails is `rejected` with an error id that is also in the log, the
+others are stored. One record can neither fail nor block a batch.
 """
 from __future__ import annotations
 
@@ -24,10 +26,11 @@ import json
 import logging
 import secrets
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from datetime import datetime
 from typing import Any, Mapping
 
-from sqlalchemy import case as sql_case, insert, select, update
+from sqlalchemy import BigInteger, case as sql_case, insert, literal, select, update
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from hallcore.hallclock import hall_day, to_db
@@ -38,7 +41,7 @@ from . import casework, channels
 from .db import daily_stats, device_log, devices, record_conflicts, records
 from .enrollment import mismatch, region_for
 from .service import enrollment_from, locked_device
-from .sqlutil import insert_for, is_retryable
+from .sqlutil import dialect_insert, insert_new, is_retryable
 
 log = logging.getLogger("center.ingest")
 
@@ -53,6 +56,7 @@ class Verdict:
     status: str = "rejected"          # stored | duplicate | rejected
     reason: str | None = None
     record: Mapping[str, Any] | None = None
+    text: str | None = None           # an accepted record as JSON, encoded once (it is stored so)
 
     def answer(self) -> dict[str, Any]:
         out: dict[str, Any] = {"id": self.id, "status": self.status}
@@ -73,16 +77,26 @@ def _shown_id(vote: Any) -> Any:
 
 def unstorable(value: Any) -> bool:
     """Text no database can store: U+0000 (PostgreSQL) or a lone surrogate
-    (not UTF-8). No real record contains either. One json.dumps is much
-    faster than walking the record."""
+    (not UTF-8). No real record contains either."""
+    if type(value) is str:
+        return "\x00" in value or not _utf8(value)
+    return json_text(value) is None
+
+
+def json_text(value: Any) -> str | None:
+    """`value` as the JSON text it is stored as, or None if it is unstorable.
+    One json.dumps is much faster than walking the record, and ingest stores
+    this same text."""
     text = json.dumps(value, ensure_ascii=False)
-    if "\\u0000" in text:
-        return True
+    return None if "\\u0000" in text or not _utf8(text) else text
+
+
+def _utf8(text: str) -> bool:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        return True
-    return False
+        return False
+    return True
 
 
 def classify(device_id: str, votes: list[Any], *, now: datetime | None = None,
@@ -107,7 +121,7 @@ def _check(i: int, vote: Any, device_id: str, now: datetime | None, bounds: Time
     errs = validate_record(vote, now=now, bounds=bounds)
     if errs:
         v.reason = ("invalid record: " + "; ".join(str(e) for e in errs))[:MAX_REASON]
-    elif unstorable(vote):
+    elif (text := json_text(vote)) is None:
         v.reason = "invalid record: a text field contains U+0000 or a lone surrogate, which cannot be stored"
     elif vote["device_id"] != device_id:
         v.reason = (f"device_id {vote['device_id']!r} differs from the sending device "
@@ -118,7 +132,7 @@ def _check(i: int, vote: Any, device_id: str, now: datetime | None, bounds: Time
         except channels.ChannelError as e:
             v.reason = f"invalid record: {e}"
             return v
-        v.status, v.record = "accepted", vote
+        v.status, v.record, v.text = "accepted", vote, text
     return v
 
 
@@ -155,14 +169,21 @@ STATS_COUNTS = ("total", "rated", "good", "bad", "excluded")
 
 
 def add_to_daily_stats(conn, deltas: dict[tuple, dict[str, int]]) -> None:
-    """Upsert counters; keys sorted so concurrent writers lock in one order."""
+    """Upsert counters (`total = daily_stats.total + excluded.total`: exact
+    under concurrent writers); keys sorted so concurrent writers lock in one order."""
     if not deltas:
         return
-    ins = insert_for(conn, daily_stats)
-    stmt = ins.on_conflict_do_update(
+    conn.execute(_stats_upsert(conn.dialect.name),
+                 [dict(zip(STATS_KEY_COLUMNS, key), **deltas[key]) for key in sorted(deltas)])
+
+
+@lru_cache(maxsize=None)
+def _stats_upsert(dialect: str):
+    """Built once per database kind: SQLAlchemy then finds its compiled form at once."""
+    ins = dialect_insert(dialect, daily_stats)
+    return ins.on_conflict_do_update(
         index_elements=list(STATS_KEY_COLUMNS),
         set_={c: getattr(daily_stats.c, c) + getattr(ins.excluded, c) for c in STATS_COUNTS})
-    conn.execute(stmt, [dict(zip(STATS_KEY_COLUMNS, key), **deltas[key]) for key in sorted(deltas)])
 
 
 def ingest(center, device_id: str, votes: list[Any]) -> list[dict[str, Any]]:
@@ -175,15 +196,18 @@ def ingest_from(center, sender, votes: list[Any]) -> list[dict[str, Any]]:
     client: center/integration.py); one answer per vote, in order."""
     checked = classify(sender.device_id, votes, now=center.clock(), bounds=center.cfg.record_bounds,
                        source=sender.source)
-    for attempt in range(5):
+    one_by_one, retries = False, 0
+    while True:                 # bounded: one switch to one by one, at most 4 retries
         verdicts = [replace(v) for v in checked]     # a retried transaction starts from the checks
         try:
-            _store(center, sender, verdicts)
-            break
+            _store(center, sender, verdicts, one_by_one)
+            return [v.answer() for v in verdicts]
+        except BatchFailed:
+            one_by_one = True
         except OperationalError as e:
-            if attempt == 4 or not is_retryable(e):
+            retries += 1
+            if retries == 5 or not is_retryable(e):
                 raise
-    return [v.answer() for v in verdicts]
 
 
 # ------------------------------------------------------------------ writing
@@ -207,12 +231,21 @@ class Written:
         self.conflicts += other.conflicts
 
 
+class BatchFailed(Exception):
+    """The write of a whole batch failed for a reason of its records: the
+    transaction is rolled back and stored again with each record on its own."""
+
+
 def record_specific(exc: Exception) -> bool:
     """An error that belongs to the records being written, not to the
     database: the connection, a lock or a deadlock fail the whole batch (the
     agent retries it); anything else is isolated to its record."""
     return not isinstance(exc, (OperationalError, InterfaceError)) \
         and not getattr(exc, "connection_invalidated", False)
+
+
+_ENROLLED = (devices.c.device_id, devices.c.hall_id, devices.c.window_id, devices.c.region_code,
+             devices.c.max_seq)     # what a batch needs of the device's row (not its last heartbeat)
 
 
 class TabletSender:
@@ -226,7 +259,7 @@ class TabletSender:
     def check(self, conn, center, verdicts: list[Verdict]) -> None:
         """Lock the device's row and reject the accepted records not from its enrollment."""
         device_id = self.device_id
-        device = locked_device(conn, device_id)     # one batch of a device at a time: exact seq counts
+        device = locked_device(conn, device_id, *_ENROLLED)   # one batch of a device at a time: exact seq counts
         if device is None:
             raise RuntimeError(f"device {device_id!r} authenticated but not enrolled")
         self.enrollment = enrollment = enrollment_from(device)
@@ -256,11 +289,12 @@ class TabletSender:
             seq_count=devices.c.seq_count + len(w.new_seqs),
             conflict_count=devices.c.conflict_count + len(w.conflicts),
             rejected_count=devices.c.rejected_count + rejected,
-            max_seq=sql_case((devices.c.max_seq < w.max_seq, w.max_seq), else_=devices.c.max_seq),
+            max_seq=sql_case((devices.c.max_seq < w.max_seq, literal(w.max_seq, BigInteger)),
+                             else_=devices.c.max_seq),
             last_post_at=to_db(now)))
 
 
-def _store(center, sender, verdicts: list[Verdict]) -> None:
+def _store(center, sender, verdicts: list[Verdict], one_by_one: bool) -> None:
     now = center.clock()
     device_id = sender.device_id
     with center.engine.begin() as conn:
@@ -269,7 +303,7 @@ def _store(center, sender, verdicts: list[Verdict]) -> None:
         seqs = {v.record["seq"] for v in accepted}
         # an agent sends in seq order: a batch above every seq stored needs no lookup
         known = _stored_seqs(conn, device_id, seqs) if seqs and min(seqs) <= sender.max_seq else set()
-        w = _write_isolated(conn, center, device_id, accepted, now, known)
+        w = _write_isolated(conn, center, device_id, accepted, now, known, one_by_one)
         for v in accepted:
             if v.index in w.status:
                 v.status = w.status[v.index]
@@ -285,18 +319,21 @@ def _stored_seqs(conn, device_id: str, seqs: set[int]) -> set[int]:
 
 
 def _write_isolated(conn, center, device_id: str, accepted: list[Verdict], now: datetime,
-                    known: set[int]) -> Written:
-    """All of `accepted` in one savepoint; if that fails, each in its own."""
+                    known: set[int], one_by_one: bool) -> Written:
+    """All of `accepted` in one write (no savepoint: two round trips less);
+    if that fails for a reason of its records, BatchFailed, and the caller's
+    next transaction (`one_by_one`) writes each in its own savepoint."""
     if not accepted:
         return Written()
-    try:
-        with conn.begin_nested():
+    if not one_by_one:
+        try:
             return _write(conn, center, device_id, accepted, now, known)
-    except Exception as e:
-        if not record_specific(e):
-            raise
-        log.warning("a batch of %d records from %s failed (%r); storing them one by one",
-                    len(accepted), device_id, e)
+        except Exception as e:
+            if not record_specific(e):
+                raise
+            log.warning("a batch of %d records from %s failed (%r); storing them one by one",
+                        len(accepted), device_id, e)
+            raise BatchFailed() from e
     total = Written()
     for v in accepted:
         try:
@@ -319,11 +356,9 @@ def _write_isolated(conn, center, device_id: str, accepted: list[Verdict], now: 
 def _write(conn, center, device_id: str, items: list[Verdict], now: datetime, known: set[int]) -> Written:
     """Store `items` (valid, enrolled, sorted by id); raises on any failure."""
     rows = [record_row(v.record, center.cfg.department(v.record["window_id"]), now) for v in items]
-    # executemany, batched into multi-row INSERTs by SQLAlchemy; RETURNING names the rows that were new
-    # (psycopg reports rowcount -1 for ON CONFLICT inserts)
-    new_ids = set(conn.execute(
-        insert_for(conn, records).on_conflict_do_nothing(index_elements=["id"])
-        .returning(records.c.id), rows).scalars())
+    # one INSERT … ON CONFLICT (id) DO NOTHING RETURNING id: the ids it names are the new rows;
+    # the body is the JSON text the storability check made
+    new_ids = set(insert_new(conn, records, rows, "id", encoded={"body": [v.text for v in items]}))
     w = Written()
     seen = set(known)
     deltas: dict[tuple, dict[str, int]] = {}
@@ -351,9 +386,7 @@ def _write(conn, center, device_id: str, items: list[Verdict], now: datetime, kn
             d["bad" if row["bad"] else "good"] += 1
     if repeats:
         w.conflicts = _conflicts(conn, device_id, repeats, now)
-    for v, row in stored:
-        if row["bad"]:
-            casework.open_case(conn, center, v.record, row, now)
+    casework.open_cases(conn, center, [(v.record, row) for v, row in stored if row["bad"]], now)
     add_to_daily_stats(conn, deltas)
     return w
 

@@ -16,7 +16,7 @@ import logging
 import re
 from datetime import datetime
 
-from sqlalchemy import case as sql_case, insert, select, update
+from sqlalchemy import BigInteger, case as sql_case, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 
 from hallcore.hallclock import to_db
@@ -24,6 +24,7 @@ from hallcore.hallclock import to_db
 from .auth import new_device_token, token_hash
 from .db import integration_clients
 from .ingest import Verdict, Written
+from .sqlutil import read_connection
 
 log = logging.getLogger("center.integration")
 
@@ -60,7 +61,7 @@ def add_client(center, name: str, hall_id: str) -> str:
 
 def client_for_token(center, token: str):
     """(name, hall_id) of the client whose token this is, or None."""
-    with center.engine.connect() as conn:
+    with read_connection(center.engine) as conn:
         row = conn.execute(select(integration_clients.c.name, integration_clients.c.hall_id)
                            .where(integration_clients.c.token_hash == token_hash(token))).first()
     return tuple(row) if row else None
@@ -100,5 +101,5 @@ class IntegrationSender:
             seq_count=c.seq_count + len(w.new_seqs),
             conflict_count=c.conflict_count + len(w.conflicts),
             rejected_count=c.rejected_count + rejected,
-            max_seq=sql_case((c.max_seq < w.max_seq, w.max_seq), else_=c.max_seq),
+            max_seq=sql_case((c.max_seq < w.max_seq, literal(w.max_seq, BigInteger)), else_=c.max_seq),
             last_post_at=to_db(now)))
