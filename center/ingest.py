@@ -30,7 +30,7 @@ from functools import lru_cache
 from datetime import datetime
 from typing import Any, Mapping
 
-from sqlalchemy import BigInteger, case as sql_case, insert, literal, select, update
+from sqlalchemy import case as sql_case, insert, select, update
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from hallcore.hallclock import hall_day, to_db
@@ -289,8 +289,7 @@ class TabletSender:
             seq_count=devices.c.seq_count + len(w.new_seqs),
             conflict_count=devices.c.conflict_count + len(w.conflicts),
             rejected_count=devices.c.rejected_count + rejected,
-            max_seq=sql_case((devices.c.max_seq < w.max_seq, literal(w.max_seq, BigInteger)),
-                             else_=devices.c.max_seq),
+            max_seq=sql_case((devices.c.max_seq < w.max_seq, w.max_seq), else_=devices.c.max_seq),
             last_post_at=to_db(now)))
 
 

@@ -16,7 +16,7 @@ import logging
 import re
 from datetime import datetime
 
-from sqlalchemy import BigInteger, case as sql_case, insert, literal, select, update
+from sqlalchemy import case as sql_case, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from hallcore.hallclock import to_db
@@ -101,5 +101,5 @@ class IntegrationSender:
             seq_count=c.seq_count + len(w.new_seqs),
             conflict_count=c.conflict_count + len(w.conflicts),
             rejected_count=c.rejected_count + rejected,
-            max_seq=sql_case((c.max_seq < w.max_seq, literal(w.max_seq, BigInteger)), else_=c.max_seq),
+            max_seq=sql_case((c.max_seq < w.max_seq, w.max_seq), else_=c.max_seq),
             last_post_at=to_db(now)))
