@@ -176,7 +176,9 @@ def main() -> int:
         from center.config import load_config
         from center.service import Center
         c = Center(load_config(config))
+        t0 = time.perf_counter()
         c.migrate()
+        print(f"database {name} migrated in {time.perf_counter() - t0:.1f} s")
         try:
             c.add_user("chen", "supervisor", "bench-pass-1")
         except Exception:       # noqa: BLE001 - a kept database has its user already

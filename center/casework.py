@@ -60,7 +60,7 @@ def _record_case(center, rec: Mapping[str, Any], row: Mapping[str, Any],
     values = dict(
         record_id=rec["id"], hall_id=rec["hall_id"], window_id=rec["window_id"],
         department=row["department"], staff_id=rec["staff_id"], matter_code=rec["matter_code"],
-        state="new",
+        staff_name=rec["staff_name"], matter_name=rec["matter_name"], state="new",
         voted_at=to_db(voted_at), due_at=to_db(due.due_at), calendar_verified=due.verified,
         tablet_due_at=to_db(tablet_due) if tablet_due else None, appeal="none",
         due_alerted=False, escalated=False, updated_at=to_db(now))
