@@ -11,13 +11,14 @@ from datetime import timedelta
 from typing import Any, Callable
 
 import requests
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 
 from hallcore.hallclock import to_db
 
 from .cases import retry_delay
 from .config import AlertConfig
 from .db import alerts
+from .sqlutil import insert_rows
 
 log = logging.getLogger("center.alerts")
 mqtt_log = logging.getLogger("center.alerts.mqtt")
@@ -51,8 +52,7 @@ def enqueue_many(conn, cfg: AlertConfig, kind: str, items: list[tuple[int, dict[
                  next_attempt_at=to_db(now), delivered_at=to_db(now) if ch == "dashboard" else None,
                  payload={"kind": kind, "title": KIND_TITLES.get(kind, kind), "case_id": case_id, **payload})
             for case_id, payload in items for ch in channels(cfg)]
-    if rows:
-        conn.execute(insert(alerts), rows)
+    insert_rows(conn, alerts, rows)
 
 
 def send_webhook(cfg: AlertConfig, payload: dict[str, Any]) -> None:

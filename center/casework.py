@@ -94,7 +94,7 @@ def insert_cases(conn, center, new: list[tuple[Mapping[str, Any], Mapping[str, A
             notes.append("节假日数据缺失，期限按周一至周五计算，未经核验")
         log_rows.append(dict(case_id=case_id, at=to_db(now), actor=SYSTEM.name, action="open",
                              from_state=None, to_state="new", note="；".join(notes) or None))
-    conn.execute(insert(case_log), log_rows)
+    insert_rows(conn, case_log, log_rows)
     alerting.enqueue_many(conn, center.cfg.alerts, "new_case",
                           [(case_id, dict(payload)) for case_id, (_, payload) in zip(ids, new)], now)
     return ids

@@ -26,10 +26,10 @@ import json
 import logging
 import secrets
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
 from datetime import datetime
 from typing import Any, Mapping
 
+import orjson
 from sqlalchemy import case as sql_case, insert, select, update
 from sqlalchemy.exc import InterfaceError, OperationalError
 
@@ -41,7 +41,7 @@ from . import casework, channels
 from .db import daily_stats, device_log, devices, record_conflicts, records
 from .enrollment import mismatch, region_for
 from .service import enrollment_from, locked_device
-from .sqlutil import dialect_insert, insert_new, is_retryable
+from .sqlutil import add_counts, insert_new, is_retryable
 
 log = logging.getLogger("center.ingest")
 
@@ -85,10 +85,15 @@ def unstorable(value: Any) -> bool:
 
 def json_text(value: Any) -> str | None:
     """`value` as the JSON text it is stored as, or None if it is unstorable.
-    One json.dumps is much faster than walking the record, and ingest stores
-    this same text."""
-    text = json.dumps(value, ensure_ascii=False)
-    return None if "\\u0000" in text or not _utf8(text) else text
+    One orjson.dumps is much faster than walking the record (and than
+    json.dumps), and ingest stores this same text."""
+    try:
+        text = orjson.dumps(value).decode()
+    except TypeError:       # orjson refuses a lone surrogate, and what no valid record holds (an int over 64 bits)
+        text = json.dumps(value, ensure_ascii=False)
+        if not _utf8(text):
+            return None
+    return None if "\\u0000" in text else text
 
 
 def _utf8(text: str) -> bool:
@@ -169,21 +174,11 @@ STATS_COUNTS = ("total", "rated", "good", "bad", "excluded")
 
 
 def add_to_daily_stats(conn, deltas: dict[tuple, dict[str, int]]) -> None:
-    """Upsert counters (`total = daily_stats.total + excluded.total`: exact
-    under concurrent writers); keys sorted so concurrent writers lock in one order."""
-    if not deltas:
-        return
-    conn.execute(_stats_upsert(conn.dialect.name),
-                 [dict(zip(STATS_KEY_COLUMNS, key), **deltas[key]) for key in sorted(deltas)])
-
-
-@lru_cache(maxsize=None)
-def _stats_upsert(dialect: str):
-    """Built once per database kind: SQLAlchemy then finds its compiled form at once."""
-    ins = dialect_insert(dialect, daily_stats)
-    return ins.on_conflict_do_update(
-        index_elements=list(STATS_KEY_COLUMNS),
-        set_={c: getattr(daily_stats.c, c) + getattr(ins.excluded, c) for c in STATS_COUNTS})
+    """Upsert counters in one statement (`total = daily_stats.total +
+    excluded.total`: exact under concurrent writers); keys sorted so
+    concurrent writers lock in one order."""
+    add_counts(conn, daily_stats, [dict(zip(STATS_KEY_COLUMNS, key), **deltas[key]) for key in sorted(deltas)],
+               STATS_KEY_COLUMNS, STATS_COUNTS)
 
 
 def ingest(center, device_id: str, votes: list[Any]) -> list[dict[str, Any]]:

@@ -53,10 +53,12 @@ def _array_type(column) -> str:
 
 @lru_cache(maxsize=None)
 def _unnest_insert(table: Table, columns: tuple[str, ...], returning: tuple[str, ...],
-                   skip_conflicts_on: str | None) -> str:
+                   skip_conflicts_on: str | None, add_on: tuple[str, ...] = (),
+                   adding: tuple[str, ...] = ()) -> str:
     """INSERT … SELECT … FROM unnest(one array per column) [ON CONFLICT (key)
-    DO NOTHING] [RETURNING …]: one statement of fixed text for any number of
-    rows, so psycopg prepares it once and nothing is parsed per row."""
+    DO NOTHING | ON CONFLICT (add_on) DO UPDATE SET c = table.c + excluded.c]
+    [RETURNING …]: one statement of fixed text for any number of rows, so
+    psycopg prepares it once and nothing is parsed per row."""
     cols = [table.c[c] for c in columns]
     arrays = ", ".join(f"%b::{_array_type(c)}[]" for c in cols)
     picked = ", ".join(f"u.{c.name}::json" if isinstance(c.type, JSON) else f"u.{c.name}" for c in cols)
@@ -64,9 +66,28 @@ def _unnest_insert(table: Table, columns: tuple[str, ...], returning: tuple[str,
     sql = f"INSERT INTO {table.name} ({names}) SELECT {picked} FROM unnest({arrays}) AS u({names})"
     if skip_conflicts_on:
         sql += f" ON CONFLICT ({skip_conflicts_on}) DO NOTHING"
+    if add_on:
+        sql += (f" ON CONFLICT ({', '.join(add_on)}) DO UPDATE SET "
+                + ", ".join(f"{c} = {table.name}.{c} + excluded.{c}" for c in adding))
     if returning:
         sql += f" RETURNING {', '.join(returning)}"
     return sql
+
+
+def _arrays(table: Table, rows: Sequence[Mapping[str, Any]], columns: tuple[str, ...],
+            defaults: Mapping[str, Any], encoded: Mapping[str, Sequence[str]]) -> tuple[list, ...]:
+    """One list per column (see _unnest_insert)."""
+    arrays = []
+    for name in columns:
+        if name in defaults:
+            arrays.append([defaults[name]] * len(rows))
+        elif name in encoded:
+            arrays.append(list(encoded[name]))
+        elif isinstance(table.c[name].type, JSON):
+            arrays.append([None if r[name] is None else json.dumps(r[name], ensure_ascii=False) for r in rows])
+        else:
+            arrays.append([r[name] for r in rows])
+    return tuple(arrays)
 
 
 def _scalar_defaults(table: Table, given: Mapping[str, Any]) -> dict[str, Any]:
@@ -101,19 +122,33 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]
         return []
     defaults = _scalar_defaults(table, rows[0])
     columns = tuple(rows[0]) + tuple(defaults)
-    encoded = encoded or {}
-    arrays = []
-    for name in columns:
-        if name in defaults:
-            arrays.append([defaults[name]] * len(rows))
-        elif name in encoded:
-            arrays.append(list(encoded[name]))
-        elif isinstance(table.c[name].type, JSON):
-            arrays.append([None if r[name] is None else json.dumps(r[name], ensure_ascii=False) for r in rows])
-        else:
-            arrays.append([r[name] for r in rows])
-    result = conn.exec_driver_sql(_unnest_insert(table, columns, returning, skip_conflicts_on), tuple(arrays))
+    result = conn.exec_driver_sql(_unnest_insert(table, columns, returning, skip_conflicts_on),
+                                  _arrays(table, rows, columns, defaults, encoded or {}))
     return list(result.all()) if returning else []
+
+
+def add_counts(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]], key: tuple[str, ...],
+               counts: tuple[str, ...]) -> None:
+    """Upsert `rows` (each a distinct `key`): a stored row of the same key
+    gets each of `counts` added (`c = table.c + excluded.c`, which the
+    database applies atomically: exact under any number of concurrent
+    writers). The rows are written in the order given: the lock order."""
+    if not rows:
+        return
+    if conn.dialect.name != "postgresql":
+        conn.execute(_add_statement(conn.dialect.name, table, key, counts), list(rows))
+        return
+    columns = tuple(rows[0])
+    conn.exec_driver_sql(_unnest_insert(table, columns, (), None, key, counts),
+                         _arrays(table, rows, columns, {}, {}))
+
+
+@lru_cache(maxsize=None)
+def _add_statement(dialect: str, table: Table, key: tuple[str, ...], counts: tuple[str, ...]):
+    """add_counts as SQLAlchemy's upsert (built once: its compiled form is then found at once)."""
+    ins = dialect_insert(dialect, table)
+    return ins.on_conflict_do_update(index_elements=list(key),
+                                     set_={c: table.c[c] + ins.excluded[c] for c in counts})
 
 
 def insert_new(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]], key: str = "id", *,
