@@ -1,13 +1,15 @@
 """Ingest benchmark: the center's records/s on PostgreSQL against raw psycopg
 3 writing rows of the same shape, measured in the same run.
 
-    .venv/bin/python bench/ingest.py [--records 20000] [--clients 4] [--devices 8] [--rounds 2]
-                                     [--pg URL] [--profile]
+    .venv/bin/python bench/ingest.py [--records 20000] [--instances 2] [--clients 4] [--devices 8]
+                                     [--rounds 2] [--pg URL] [--profile]
 
-center   `hall-center serve` (the real uvicorn server, one process) on a fresh
-         PostgreSQL database; `--devices` enrolled tablets post their records
-         in seq order in batches of 100 over HTTP, `--clients` at a time
-         (one client: `ingest_per_s_postgres_1client`, one batch after the other).
+center   `--instances` `hall-center serve` processes (the real uvicorn
+         server) on one fresh PostgreSQL database, as issue 14 deploys them;
+         `--devices` enrolled tablets post their records in seq order in
+         batches of 100 over HTTP, `--clients` at a time, each batch to the
+         next instance. `ingest_per_s_postgres_1client`: one instance, one
+         client, one batch after the other.
 raw      psycopg 3 `executemany` of the same rows (what ingest writes to
          `records`, built beforehand) into a table made `LIKE records
          INCLUDING ALL` (id primary key, its two indexes), `INSERT … ON CONFLICT
@@ -21,11 +23,13 @@ through the real app, FastAPI's TestClient) and prints where the time goes.
 PostgreSQL: the server --pg or HALL_TEST_PG names (an admin URL), else a
 throwaway cluster started for the run, as the tests do (tests/support/postgres.py).
 The last line is one JSON object: ingest_per_s_postgres,
-ingest_per_s_postgres_1client, raw_pg_per_s, ratio_to_raw, clients, records.
+ingest_per_s_postgres_1client, raw_pg_per_s, ratio_to_raw, instances,
+clients, records.
 """
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import sys
@@ -42,7 +46,7 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != REPO / "bench"
 sys.path[:0] = [str(REPO), str(REPO / "tests")]       # the same fixtures the tests use
 
 from hallcore.hallclock import DEFAULT_TZ  # noqa: E402
-from support.center import make_vote, start_center  # noqa: E402
+from support.center import RunningCenter, free_port, make_vote, start_center  # noqa: E402
 from support.postgres import admin_server, pg_database  # noqa: E402
 
 BATCH = 100
@@ -146,10 +150,11 @@ def enroll(center, n: int, prefix: str = "tab") -> list[tuple[str, str, str]]:
     return out
 
 
-def post_all(url: str, tablets: list[tuple[str, str, str]], per_device: int, clients: int,
+def post_all(urls: list[str], tablets: list[tuple[str, str, str]], per_device: int, clients: int,
              first_seq: int = 1) -> tuple[float, list[str]]:
     """Each tablet posts `per_device` records in seq order, `clients` tablets
-    at a time (each thread takes the next tablet); returns (seconds, errors)."""
+    at a time (each thread takes the next tablet), each batch to the next of
+    `urls` (the instances, round-robin); returns (seconds, errors)."""
     bodies = {d: [Votes(d, w).body(s, min(BATCH, first_seq + per_device - s))
                   for s in range(first_seq, first_seq + per_device, BATCH)] for d, w, _ in tablets}
     queue = list(tablets)
@@ -157,7 +162,8 @@ def post_all(url: str, tablets: list[tuple[str, str, str]], per_device: int, cli
     errors: list[str] = []
     start = threading.Barrier(clients + 1)
 
-    def client() -> None:
+    def client(k: int) -> None:
+        turn = itertools.count(k)
         with requests.Session() as s:
             start.wait(timeout=60)
             while True:
@@ -167,12 +173,13 @@ def post_all(url: str, tablets: list[tuple[str, str, str]], per_device: int, cli
                     device_id, _, token = queue.pop()
                 headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
                 for body in bodies[device_id]:
+                    url = urls[next(turn) % len(urls)]
                     r = s.post(url + "/api/v1/votes", data=body, headers=headers, timeout=120)
                     if r.status_code != 200 or any(x["status"] != "stored" for x in r.json()["results"]):
                         with lock:
                             errors.append(f"{r.status_code} {r.text[:200]}")
 
-    threads = [threading.Thread(target=client, daemon=True) for _ in range(clients)]
+    threads = [threading.Thread(target=client, args=(k,), daemon=True) for k in range(clients)]
     for t in threads:
         t.start()
     start.wait(timeout=60)
@@ -182,10 +189,11 @@ def post_all(url: str, tablets: list[tuple[str, str, str]], per_device: int, cli
     return time.perf_counter() - t0, errors
 
 
-def center_per_s(rc, tablets, n: int, clients: int, first_seq: int) -> float:
+def center_per_s(servers, tablets, n: int, clients: int, first_seq: int) -> float:
+    rc = servers[0]
     per_device = n // len(tablets)
     before = rc.scalar("SELECT count(*) FROM records")
-    elapsed, errors = post_all(rc.url, tablets, per_device, clients, first_seq)
+    elapsed, errors = post_all([s.url for s in servers], tablets, per_device, clients, first_seq)
     if errors:
         raise RuntimeError(f"{len(errors)} failed batches, first: {errors[0]}")
     stored = rc.scalar("SELECT count(*) FROM records") - before
@@ -193,30 +201,36 @@ def center_per_s(rc, tablets, n: int, clients: int, first_seq: int) -> float:
     return stored / elapsed
 
 
-def measure(admin: str, folder: Path, n: int, clients: int, devices: int, rounds: int) -> dict:
+def measure(admin: str, folder: Path, n: int, clients: int, devices: int, rounds: int, instances: int) -> dict:
     from center.config import load_config
     from center.service import Center
     best = {"center": 0.0, "center_1": 0.0, "raw": 0.0}
     with pg_database(admin) as url:
         rc = start_center(folder, database=url)
+        servers = [rc] + [RunningCenter(rc.config_path, url, free_port(), rc.device_id, rc.token,
+                                        folder / f"center{i}.log") for i in range(1, instances)]
         try:
+            for s in servers[1:]:
+                s.start(timeout=60)
             c = Center(load_config(rc.config_path))
             tablets = enroll(c, devices)
             c.engine.dispose()
-            # warm-up (not counted): every tablet's first batch, the server's pool and caches
-            post_all(rc.url, tablets, BATCH, clients)
+            # warm-up (not counted): every tablet's first batch, the servers' pools and caches
+            post_all([s.url for s in servers], tablets, BATCH, clients)
             seq = BATCH + 1
             for r in range(rounds):
                 raw = raw_pg_per_s(url, n)
-                one = center_per_s(rc, tablets[:1], n // 2, 1, seq)
-                many = center_per_s(rc, tablets, n, clients, seq + n)
+                one = center_per_s(servers[:1], tablets[:1], n // 2, 1, seq)
+                many = center_per_s(servers, tablets, n, clients, seq + n)
                 seq += n + n // len(tablets) + BATCH
-                print(f"  round {r + 1}: raw {raw:9,.0f}/s   center {many:9,.0f}/s ({clients} clients)   "
-                      f"center {one:9,.0f}/s (1 client)   load {os.getloadavg()[0]:.2f}")
+                print(f"  round {r + 1}: raw {raw:9,.0f}/s   center {many:9,.0f}/s ({instances} instances, "
+                      f"{clients} clients)   center {one:9,.0f}/s (1 instance, 1 client)   "
+                      f"load {os.getloadavg()[0]:.2f}")
                 best = {"center": max(best["center"], many), "center_1": max(best["center_1"], one),
                         "raw": max(best["raw"], raw)}
         finally:
-            rc.stop()
+            for s in servers:
+                s.stop()
     return best
 
 
@@ -279,6 +293,7 @@ def main() -> int:
     ap.add_argument("--clients", type=int, default=4, help="tablets posting at a time")
     ap.add_argument("--devices", type=int, default=8, help="enrolled tablets")
     ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--instances", type=int, default=2, help="hall-center serve processes on the database")
     ap.add_argument("--pg", metavar="URL", help="admin URL of a PostgreSQL server "
                     "(default: HALL_TEST_PG, else a throwaway cluster)")
     ap.add_argument("--profile", action="store_true", help="also profile ingest in this process")
@@ -288,7 +303,8 @@ def main() -> int:
               f"batches of {BATCH}, load {os.getloadavg()[0]:.2f}")
         if args.profile:
             profile(admin, Path(tmp) / "profile", min(args.records, 5000))
-        best = measure(admin, Path(tmp) / "center", args.records, args.clients, args.devices, args.rounds)
+        best = measure(admin, Path(tmp) / "center", args.records, args.clients, args.devices, args.rounds,
+                       args.instances)
     ratio = best["center"] / best["raw"]
     print(f"{'metric':<32}{'value':>12}{'target':>12}")
     print(f"{'ingest_per_s_postgres':<32}{best['center']:>12,.0f}{'':>12}")
@@ -298,7 +314,7 @@ def main() -> int:
     print(json.dumps({"ingest_per_s_postgres": round(best["center"], 1),
                       "ingest_per_s_postgres_1client": round(best["center_1"], 1),
                       "raw_pg_per_s": round(best["raw"], 1), "ratio_to_raw": round(ratio, 3),
-                      "clients": args.clients, "records": args.records}))
+                      "instances": args.instances, "clients": args.clients, "records": args.records}))
     return 0
 
 

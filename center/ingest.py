@@ -30,7 +30,7 @@ from datetime import datetime
 from typing import Any, Mapping
 
 import orjson
-from sqlalchemy import case as sql_case, insert, select, update
+from sqlalchemy import BigInteger, DateTime, bindparam, case as sql_case, insert, select, update
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from hallcore.hallclock import hall_day, to_db
@@ -279,13 +279,24 @@ class TabletSender:
                 enrollment=dict(enrollment.as_json(), region_code=region)))
             log.info("device %s enrolled without a region: took %s from its first stored record",
                      device_id, region)
-        conn.execute(update(devices).where(devices.c.device_id == device_id).values(
-            record_count=devices.c.record_count + w.stored,
-            seq_count=devices.c.seq_count + len(w.new_seqs),
-            conflict_count=devices.c.conflict_count + len(w.conflicts),
-            rejected_count=devices.c.rejected_count + rejected,
-            max_seq=sql_case((devices.c.max_seq < w.max_seq, w.max_seq), else_=devices.c.max_seq),
-            last_post_at=to_db(now)))
+        conn.execute(_COUNT_BATCH, {"d_id": device_id, "d_stored": w.stored, "d_new_seqs": len(w.new_seqs),
+                                    "d_conflicts": len(w.conflicts), "d_rejected": rejected,
+                                    "d_max_seq": w.max_seq, "d_at": to_db(now)})
+
+
+def _counted(column, name: str):
+    return column + bindparam(name, type_=BigInteger)
+
+
+# A tablet's batch in its device row's counters: built once (it runs for every batch).
+_d = devices.c
+_COUNT_BATCH = update(devices).where(_d.device_id == bindparam("d_id")).values(
+    record_count=_counted(_d.record_count, "d_stored"), seq_count=_counted(_d.seq_count, "d_new_seqs"),
+    conflict_count=_counted(_d.conflict_count, "d_conflicts"),
+    rejected_count=_counted(_d.rejected_count, "d_rejected"),
+    max_seq=sql_case((_d.max_seq < bindparam("d_max_seq", type_=BigInteger),
+                      bindparam("d_max_seq", type_=BigInteger)), else_=_d.max_seq),
+    last_post_at=bindparam("d_at", type_=DateTime))
 
 
 def _store(center, sender, verdicts: list[Verdict], one_by_one: bool) -> None:

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any, Callable
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from hallcore.hallclock import to_db, utc_now
@@ -48,8 +49,14 @@ def locked_device(conn, device_id: str, *columns):
     """The device's row (`columns` of it, default all), locked until the
     transaction ends (PostgreSQL; SQLite writers are serialized anyway):
     enrollment changes and one device's batches take their turn."""
-    return conn.execute(select(*(columns or (devices,))).where(devices.c.device_id == device_id)
-                        .with_for_update()).first()
+    return conn.execute(_locking(columns or (devices,)), {"locked_device_id": device_id}).first()
+
+
+@lru_cache(maxsize=None)
+def _locking(columns: tuple):
+    """locked_device's statement, built once (ingest runs it for every batch)."""
+    return (select(*columns).where(devices.c.device_id == bindparam("locked_device_id"))
+            .with_for_update())
 
 
 def _check_ids(**named: str) -> None:

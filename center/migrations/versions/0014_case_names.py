@@ -1,6 +1,6 @@
-"""cases carry their record's staff and matter names, and the statistics'
-covering index holds every column they count cases by
+"""case names for the statistics: cases carry their record's staff and matter names
 
+The statistics' covering index now holds every column they count cases by.
 The statistics page grouped cases by staff or matter through a join with
 records, one index lookup per case into the largest table: 2.8 s for a year
 over 10,000,000 records. Now it reads cases alone, from one index.
