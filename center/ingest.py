@@ -362,8 +362,10 @@ def _write(conn, center, device_id: str, items: list[Verdict], now: datetime, kn
     """Store `items` (valid, enrolled, sorted by id); raises on any failure."""
     rows = [record_row(v.record, center.cfg.department(v.record["window_id"]), now) for v in items]
     # one INSERT … ON CONFLICT (id) DO NOTHING RETURNING id: the ids it names are the new rows;
-    # the body is the JSON text the storability check made
-    new_ids = set(insert_new(conn, records, rows, "id", encoded={"body": [v.text for v in items]}))
+    # the body is the JSON text the storability check made (a record checked elsewhere, the QR
+    # page's, has none: its row's body is encoded)
+    texts = [v.text for v in items]
+    new_ids = set(insert_new(conn, records, rows, "id", encoded={"body": texts} if None not in texts else None))
     w = Written()
     seen = set(known)
     deltas: dict[tuple, dict[str, int]] = {}
