@@ -29,7 +29,9 @@ raw      psycopg 3 executemany of rows of the same shape, batches of 100
 `--quick`: 50 tablets, 2 rounds over 5 s, a 20,000-record backlog (a smoke run; its
 `drain_1m_s` is the measured drain scaled to 1,000,000 records, and says so:
 `drain_1m_s_scaled`). Errors are any other non-2xx answer, a transport
-failure, or a vote not answered stored/duplicate. The last line is one JSON
+failure that persists after 3 more tries (each a transport failure of a
+request, counted as `retried`: as an agent does, it is sent again to the next
+instance), or a vote not answered stored/duplicate. The last line is one JSON
 object: devices, vote_p99_ms, errors, drain_1m_s, ingest_per_s_postgres,
 raw_pg_per_s, ratio_to_raw, and the counts behind them.
 """
@@ -71,6 +73,7 @@ def _bench_ingest():
 
 bench_ingest = _bench_ingest()
 BATCH = bench_ingest.BATCH
+RETRIES = 3            # transport failures of one request tried again
 HALL = bench_ingest.HALL
 
 
@@ -110,15 +113,22 @@ class Fleet:
         """One request to the next instance; its time (once it is sent) appended to `timed`."""
         headers = {"Authorization": f"Bearer {self.tokens[device_id]}", **kw.pop("headers", {})}
         async with self.gate:
-            t0 = time.perf_counter()
-            try:
-                r = await client.request(method, self._url() + path, headers=headers, **kw)
-            except httpx.HTTPError as e:
-                self._error(f"{method} {path}: {type(e).__name__}: {e}")
-                return None
-            if timed is not None:
-                timed.append(time.perf_counter() - t0)
-            return r
+            for attempt in range(RETRIES + 1):
+                t0 = time.perf_counter()
+                try:
+                    r = await client.request(method, self._url() + path, headers=headers, **kw)
+                except httpx.TransportError as e:
+                    # as the agent does: a connection the server closed as it was reused, a reset:
+                    # try again (a batch is idempotent), on the next instance
+                    if attempt == RETRIES:
+                        self._error(f"{method} {path}: {type(e).__name__}: {e}")
+                        return None
+                    self.counts["retried"] += 1
+                    continue
+                if timed is not None:
+                    timed.append(time.perf_counter() - t0)
+                return r
+        return None
 
     def _next_seqs(self, device_id: str, n: int) -> int:
         first = self.seq[device_id] + 1
@@ -280,6 +290,8 @@ def main() -> int:
         finally:
             for s in servers:
                 s.stop()
+        server_errors = [line for s in servers for line in s.log_path.read_text(errors="replace").splitlines()
+                         if "ERROR" in line or "Traceback" in line]
         raws.append(bench_ingest.raw_pg_per_s(url, raw_n))
     fleet: Fleet = out["fleet"]
     c = fleet.counts
@@ -299,12 +311,15 @@ def main() -> int:
           f"load {os.getloadavg()[0]:.2f}")
     for e in fleet.errors[:5]:
         print(f"  error: {e}")
+    print(f"servers: {len(server_errors)} error lines in their logs; requests retried {c['retried']:,}")
+    for line in server_errors[:5]:
+        print(f"  {line[:300]}")
     result = {"devices": devices, "instances": args.instances, "vote_p99_ms": round(p99_ms(fleet.vote_s), 1),
               "errors": c["errors"], "drain_1m_s": round(drain_1m, 1),
               "drain_1m_s_scaled": out["drained"] != 1_000_000, "drained": out["drained"],
               "drain_s": round(out["drain_s"], 1), "ingest_per_s_postgres": round(rate, 1),
               "raw_pg_per_s": round(raw, 1), "ratio_to_raw": round(rate / raw, 3),
-              "heartbeats": c["heartbeat_ok"], "bundle_fetched": c["bundle_fetched"],
+              "retried": c["retried"], "server_error_lines": len(server_errors), "heartbeats": c["heartbeat_ok"], "bundle_fetched": c["bundle_fetched"],
               "bundle_not_modified": c["bundle_not_modified"], "bundle_unavailable": c["bundle_unavailable"],
               "records_stored": stored}
     print(f"{'metric':<24}{'value':>14}{'target':>12}")
