@@ -17,8 +17,9 @@ raw      psycopg 3 `executemany` of the same rows (what ingest writes to
 
 The two alternate `--rounds` times so a busy machine slows both alike; each
 rate is the best of its rounds. Target (issue 14): ratio_to_raw >= 0.40.
-`--profile` also runs ingest in this process under cProfile (batches of 100
-through the real app, FastAPI's TestClient) and prints where the time goes.
+`--profile` also runs what POST /api/v1/votes does (parse, model, ingest)
+in this process under cProfile, batches of 100, and prints each statement's
+time and where the rest goes.
 
 PostgreSQL: the server --pg or HALL_TEST_PG names (an admin URL), else a
 throwaway cluster started for the run, as the tests do (tests/support/postgres.py).
@@ -248,19 +249,22 @@ def measure(admin: str, folder: Path, n: int, clients: int, devices: int, rounds
 # ------------------------------------------------------------------ profile
 
 def profile(admin: str, folder: Path, n: int) -> None:
-    """cProfile of ingest through the real app (TestClient), batches of 100, on PostgreSQL."""
+    """cProfile of what POST /api/v1/votes does for a batch of 100 (the
+    body read by api.parse_json, the VotesIn model, ingest), in this thread,
+    on PostgreSQL. (For the whole server, HTTP included: py-spy on a
+    `hall-center serve` process.)"""
     import cProfile
     import io
     import pstats
 
-    from fastapi.testclient import TestClient
     from sqlalchemy import event
 
-    from center.api import create_app
+    from center.api import VotesIn, parse_json
+    from center.ingest import ingest
     from support.center import make_center
     with pg_database(admin) as url:
         c = make_center(url, folder)
-        token = c.add_device("tab-0001", HALL, "01")
+        c.add_device("tab-0001", HALL, "01")
         votes = Votes("tab-0001", "01")
         bodies = [votes.body(s) for s in range(1, n + 1, BATCH)]
         statements: dict[str, list] = {}
@@ -275,20 +279,22 @@ def profile(admin: str, folder: Path, n: int) -> None:
             s[0] += 1
             s[1] += time.perf_counter() - conn.info["bench_t0"]
 
-        with TestClient(create_app(c)) as client:
-            client.headers.update({"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
-            client.post("/api/v1/votes", content=bodies[0])
-            statements.clear()
-            prof = cProfile.Profile()
-            t0 = time.perf_counter()
-            prof.enable()
-            for body in bodies[1:]:
-                assert client.post("/api/v1/votes", content=body).status_code == 200
-            prof.disable()
-            elapsed = time.perf_counter() - t0
+        def post(body: bytes) -> None:
+            batch = VotesIn.model_validate(parse_json(body))
+            assert {x["status"] for x in ingest(c, batch.device_id, batch.votes)} == {"stored"}
+
+        post(bodies[0])
+        statements.clear()
+        prof = cProfile.Profile()
+        t0 = time.perf_counter()
+        prof.enable()
+        for body in bodies[1:]:
+            post(body)
+        prof.disable()
+        elapsed = time.perf_counter() - t0
         c.engine.dispose()
     batches = len(bodies) - 1
-    print(f"profile: {batches} batches of {BATCH} through the app in {elapsed:.2f} s under cProfile "
+    print(f"profile: {batches} batches of {BATCH} (parse, model, ingest) in {elapsed:.2f} s under cProfile "
           f"({batches * BATCH / elapsed:,.0f} records/s)")
     print("  statements per batch (cursor time, driver and server):")
     for k, (count, secs) in sorted(statements.items(), key=lambda kv: -kv[1][1]):
