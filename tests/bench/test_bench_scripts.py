@@ -51,3 +51,12 @@ def test_ingest_bench_measures_the_center_against_raw_psycopg(pg_admin_url):
     out = last_json(proc.stdout)
     assert out["records"] == 800 and out["ingest_per_s_postgres"] > 0 and out["raw_pg_per_s"] > 0
     assert abs(out["ratio_to_raw"] - out["ingest_per_s_postgres"] / out["raw_pg_per_s"]) < 0.002
+
+
+def test_stats_bench_fills_and_times_the_page(pg_admin_url):
+    proc = subprocess.run([sys.executable, str(BENCH / "stats10m.py"), "--records", "30000", "--repeat", "1",
+                           "--pg", pg_admin_url], capture_output=True, text=True, timeout=600, cwd=BENCH)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = last_json(proc.stdout)
+    assert out["records"] == 30000 and out["cases"] > 0 and out["rollup_rows"] > 0
+    assert len(out["pages"]) == 8 and out["stats_page_s_10m"] == max(out["pages"].values())
