@@ -21,7 +21,6 @@ from datetime import timedelta
 from typing import Any, Callable
 
 import requests
-from sqlalchemy import insert
 
 from hallcore.hallclock import to_db
 
@@ -29,6 +28,7 @@ from . import leasing
 from .cases import retry_delay
 from .config import AlertConfig
 from .db import alerts
+from .sqlutil import insert_rows
 
 log = logging.getLogger("center.alerts")
 mqtt_log = logging.getLogger("center.alerts.mqtt")
@@ -53,11 +53,16 @@ def channels(cfg: AlertConfig) -> list[str]:
 def enqueue(conn, cfg: AlertConfig, kind: str, case_id: int, payload: dict[str, Any], now) -> None:
     """Queue one alert per channel; the dashboard one counts as delivered at once
     (the dashboard reads this table)."""
-    body = {"kind": kind, "title": KIND_TITLES.get(kind, kind), "case_id": case_id, **payload}
-    conn.execute(insert(alerts), [dict(
-        case_id=case_id, kind=kind, channel=ch, payload=body, created_at=to_db(now),
-        attempts=0, next_attempt_at=to_db(now),
-        delivered_at=to_db(now) if ch == "dashboard" else None) for ch in channels(cfg)])
+    enqueue_many(conn, cfg, kind, [(case_id, payload)], now)
+
+
+def enqueue_many(conn, cfg: AlertConfig, kind: str, items: list[tuple[int, dict[str, Any]]], now) -> None:
+    """enqueue for several (case id, payload) of one kind, in one INSERT."""
+    rows = [dict(case_id=case_id, kind=kind, channel=ch, created_at=to_db(now), attempts=0,
+                 next_attempt_at=to_db(now), delivered_at=to_db(now) if ch == "dashboard" else None,
+                 payload={"kind": kind, "title": KIND_TITLES.get(kind, kind), "case_id": case_id, **payload})
+            for case_id, payload in items for ch in channels(cfg)]
+    insert_rows(conn, alerts, rows)
 
 
 WEBHOOK_TIMEOUT_S = 5.0     # to connect, and then between bytes of the answer

@@ -16,6 +16,7 @@ import threading
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
@@ -219,22 +220,58 @@ def _number(digits: str) -> int | float:
     return int(digits) if len(digits) <= sys.get_int_max_str_digits() else float("inf")
 
 
-def _too_deep(data: Any, limit: int) -> bool:
-    level, depth = [data], 1
+# The smallest float orjson makes of an integer it cannot keep (beyond 64 bits).
+_BEYOND_64_BITS = float(2 ** 63)
+
+
+def _shape(data: Any, limit: int) -> str | None:
+    """One walk over parsed JSON: "deep" if nested deeper than `limit`,
+    "beyond64" if it holds a float of 2**63 or more in size (how orjson
+    reads an integer too long for 64 bits), else None."""
+    level, depth, beyond = [data], 1, False
     while level:
         if depth > limit:
-            return True
+            return "deep"
         inner = []
         for value in level:
             for child in (value.values() if type(value) is dict else value):
-                if type(child) in (dict, list):
+                t = type(child)
+                if t is dict or t is list:
                     inner.append(child)
+                elif t is float and not beyond and abs(child) >= _BEYOND_64_BITS:
+                    beyond = True
         level, depth = inner, depth + 1
-    return False
+    return "beyond64" if beyond else None
 
 
 def parse_json(raw: bytes) -> Any:
-    """The body as JSON (UTF-8, RFC 8259), or ApiError 422 naming why not."""
+    """The body as JSON (UTF-8, RFC 8259), or ApiError 422 naming why not.
+
+    orjson first (a batch of 100 records in a third of the time); whatever it
+    refuses (not UTF-8, NaN, a lone surrogate, too deep, not JSON) the
+    standard reader reads or explains, as it always did, and so it reads a
+    body in which orjson made a float of an integer beyond 64 bits (the
+    standard reader keeps it an int, and the record is refused naming it)."""
+    data, shape = _UNREAD, None
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        pass
+    else:
+        shape = _shape([data], MAX_JSON_DEPTH + 1)      # in a list: a bare number is looked at too
+    if data is _UNREAD or shape == "beyond64":
+        data = _standard_json(raw)
+        shape = _shape([data], MAX_JSON_DEPTH + 1)
+    if data is None or shape == "deep":
+        raise ApiError(422, "invalid_request", f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+    return data
+
+
+_UNREAD = object()
+
+
+def _standard_json(raw: bytes) -> Any:
+    """The standard reader, its errors as ApiError 422; None if nested past Python's recursion limit."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -251,8 +288,6 @@ def parse_json(raw: bytes) -> Any:
         data = None
     except ValueError as e:                     # json.JSONDecodeError
         raise ApiError(422, "invalid_request", f"the body is not JSON: {e}"[:500]) from None
-    if data is None or (type(data) in (dict, list) and _too_deep(data, MAX_JSON_DEPTH)):
-        raise ApiError(422, "invalid_request", f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
     return data
 
 
@@ -308,7 +343,7 @@ def post_votes(device: Device, batch: Annotated[VotesIn, Depends(votes_body)],
     if len(batch.votes) > center.cfg.max_batch:
         raise ApiError(413, "batch_too_large",
                        f"{len(batch.votes)} records in one batch; at most {center.cfg.max_batch}")
-    return {"results": ingest(center, batch.device_id, batch.votes)}
+    return _answers(ingest(center, batch.device_id, batch.votes))
 
 
 @router.post("/integration/evaluations", response_model=VotesOut, response_model_exclude_unset=True,
@@ -319,7 +354,14 @@ def post_evaluations(client: Integration, batch: Annotated[EvaluationsIn, Depend
     if len(batch.evaluations) > center.cfg.max_batch:
         raise ApiError(413, "batch_too_large",
                        f"{len(batch.evaluations)} records in one batch; at most {center.cfg.max_batch}")
-    return {"results": ingest_from(center, client, batch.evaluations)}
+    return _answers(ingest_from(center, client, batch.evaluations))
+
+
+def _answers(results: list[dict[str, Any]]) -> JSONResponse:
+    """A batch's answers (VotesOut) as ingest made them, sent as they are:
+    validating a hundred of them again through the response model, on a
+    worker thread of its own, cost more than the rest of the answer."""
+    return JSONResponse({"results": results})
 
 
 @router.post("/devices/{device_id}/heartbeat", response_model=HeartbeatOut, responses=ERRORS,

@@ -19,6 +19,7 @@ from .casesource import alert_payload, case_select
 from .db import case_log, cases, daily_stats, second_evaluations, supervisions
 from .directory import Directory, department_of
 from .handling import ACTION_LABELS, HandlingView
+from .sqlutil import insert_rows
 
 SYSTEM = Actor("系统", "system")
 log = logging.getLogger("center.cases")
@@ -39,30 +40,64 @@ def _alert_payload(rec: Mapping[str, Any], due_at: datetime) -> dict[str, Any]:
 
 def open_case(conn, center, rec: Mapping[str, Any], row: Mapping[str, Any], now: datetime) -> int:
     """A new case for a freshly stored bad review, due by the center's calendar."""
+    return open_cases(conn, center, [(rec, row)], now)[0]
+
+
+def open_cases(conn, center, items: list[tuple[Mapping[str, Any], Mapping[str, Any]]],
+               now: datetime) -> list[int]:
+    """New cases for freshly stored bad reviews, (record, its records row)
+    each, in one INSERT for the cases, one for their log lines and one for
+    their alerts (ingest opens a batch's cases together)."""
+    return insert_cases(conn, center, [_record_case(center, rec, row, now) for rec, row in items], now)
+
+
+def _record_case(center, rec: Mapping[str, Any], row: Mapping[str, Any],
+                 now: datetime) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The case row of a bad review and its new-case alert payload."""
     voted_at = parse_time(rec["voted_at"])
     due = center.deadlines.handling(in_hall(voted_at))
     tablet_due = parse_time(rec.get("due_at"))
     values = dict(
         record_id=rec["id"], hall_id=rec["hall_id"], window_id=rec["window_id"],
         department=row["department"], staff_id=rec["staff_id"], matter_code=rec["matter_code"],
-        state="new",
+        staff_name=rec["staff_name"], matter_name=rec["matter_name"], state="new",
         voted_at=to_db(voted_at), due_at=to_db(due.due_at), calendar_verified=due.verified,
         tablet_due_at=to_db(tablet_due) if tablet_due else None, appeal="none",
         due_alerted=False, escalated=False, updated_at=to_db(now))
-    return insert_case(conn, center, values, _alert_payload(rec, due.due_at), now)
+    return values, _alert_payload(rec, due.due_at)
 
 
 def insert_case(conn, center, values: Mapping[str, Any], payload: Mapping[str, Any], now: datetime,
                 note: str | None = None) -> int:
     """Write a new case, its first log line and its new-case alert (one
     transaction: the caller's). `note` starts the log line."""
-    case_id = conn.execute(insert(cases).returning(cases.c.id), dict(values)).scalar_one()
-    notes = [note] if note else []
-    if not values["calendar_verified"]:
-        notes.append("节假日数据缺失，期限按周一至周五计算，未经核验")
-    _log(conn, case_id, now, SYSTEM.name, "open", None, "new", "；".join(notes) or None)
-    alerting.enqueue(conn, center.cfg.alerts, "new_case", case_id, dict(payload), now)
-    return case_id
+    return insert_cases(conn, center, [(values, payload)], now, note)[0]
+
+
+def insert_cases(conn, center, new: list[tuple[Mapping[str, Any], Mapping[str, Any]]], now: datetime,
+                 note: str | None = None) -> list[int]:
+    """insert_case for several (values, payload), all with the same columns
+    (several: of records, each with its record_id); returns the case ids in
+    their order."""
+    if not new:
+        return []
+    if len(new) == 1:
+        ids = [conn.execute(insert(cases).returning(cases.c.id), dict(new[0][0])).scalar_one()]
+    else:       # a batch's bad reviews: one statement, matched back by record id
+        by_record = dict(insert_rows(conn, cases, [dict(values) for values, _ in new],
+                                     returning=("record_id", "id")))
+        ids = [by_record[values["record_id"]] for values, _ in new]
+    log_rows = []
+    for case_id, (values, _) in zip(ids, new):
+        notes = [note] if note else []
+        if not values["calendar_verified"]:
+            notes.append("节假日数据缺失，期限按周一至周五计算，未经核验")
+        log_rows.append(dict(case_id=case_id, at=to_db(now), actor=SYSTEM.name, action="open",
+                             from_state=None, to_state="new", note="；".join(notes) or None))
+    insert_rows(conn, case_log, log_rows)
+    alerting.enqueue_many(conn, center.cfg.alerts, "new_case",
+                          [(case_id, dict(payload)) for case_id, (_, payload) in zip(ids, new)], now)
+    return ids
 
 
 AUTO_SUPERVISION = "超期未反馈，自动督办"
@@ -248,4 +283,4 @@ def open_case_count(conn) -> int:
 
 
 __all__ = ["AUTO_SUPERVISION", "CaseError", "SYSTEM", "act", "case_view", "check_deadlines",
-           "insert_case", "load_case", "open_case", "tick", "window_department", "write_change"]
+           "insert_case", "insert_cases", "load_case", "open_case", "open_cases", "tick", "window_department", "write_change"]

@@ -13,10 +13,12 @@ again under another id is logged), and a bad review opens a case.
 
 The batch is one transaction; the device row is locked first and records are
 written in id order, so concurrent batches cannot deadlock on each other. The
-records are written inside a savepoint; if that fails for any reason but the
-database itself, they are written again one by one, each in its own
-savepoint: the one that fails is `rejected` with an error id that is also in
-the log, the others are stored. One record can neither fail nor block a batch.
+records are written with a few set-based statements (all rows in one INSERT,
+the batch's cases in one, its rollup in one upsert); if that fails for any
+reason but the database itself, the transaction is rolled back and the
+batch written again one by one, each record in its own savepoint: the one
+that fails is `rejected` with an error id that is also in the log, the
+others are stored. One record can neither fail nor block a batch.
 """
 from __future__ import annotations
 
@@ -27,7 +29,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Mapping
 
-from sqlalchemy import case as sql_case, insert, select, update
+import orjson
+from sqlalchemy import BigInteger, DateTime, bindparam, case as sql_case, insert, select, update
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from hallcore.hallclock import hall_day, to_db
@@ -38,7 +41,7 @@ from . import casework, channels, upstreamwork
 from .db import daily_stats, device_log, devices, record_conflicts, records
 from .enrollment import mismatch, region_for
 from .service import enrollment_from, locked_device
-from .sqlutil import insert_for, is_retryable
+from .sqlutil import add_counts, insert_new, is_retryable
 
 log = logging.getLogger("center.ingest")
 
@@ -53,6 +56,7 @@ class Verdict:
     status: str = "rejected"          # stored | duplicate | rejected
     reason: str | None = None
     record: Mapping[str, Any] | None = None
+    text: str | None = None           # an accepted record as JSON, encoded once (it is stored so)
 
     def answer(self) -> dict[str, Any]:
         out: dict[str, Any] = {"id": self.id, "status": self.status}
@@ -73,16 +77,31 @@ def _shown_id(vote: Any) -> Any:
 
 def unstorable(value: Any) -> bool:
     """Text no database can store: U+0000 (PostgreSQL) or a lone surrogate
-    (not UTF-8). No real record contains either. One json.dumps is much
-    faster than walking the record."""
-    text = json.dumps(value, ensure_ascii=False)
-    if "\\u0000" in text:
-        return True
+    (not UTF-8). No real record contains either."""
+    if type(value) is str:
+        return "\x00" in value or not _utf8(value)
+    return json_text(value) is None
+
+
+def json_text(value: Any) -> str | None:
+    """`value` as the JSON text it is stored as, or None if it is unstorable.
+    One orjson.dumps is much faster than walking the record (and than
+    json.dumps), and ingest stores this same text."""
+    try:
+        text = orjson.dumps(value).decode()
+    except TypeError:       # orjson refuses a lone surrogate, and what no valid record holds (an int over 64 bits)
+        text = json.dumps(value, ensure_ascii=False)
+        if not _utf8(text):
+            return None
+    return None if "\\u0000" in text else text
+
+
+def _utf8(text: str) -> bool:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        return True
-    return False
+        return False
+    return True
 
 
 def classify(device_id: str, votes: list[Any], *, now: datetime | None = None,
@@ -107,7 +126,7 @@ def _check(i: int, vote: Any, device_id: str, now: datetime | None, bounds: Time
     errs = validate_record(vote, now=now, bounds=bounds)
     if errs:
         v.reason = ("invalid record: " + "; ".join(str(e) for e in errs))[:MAX_REASON]
-    elif unstorable(vote):
+    elif (text := json_text(vote)) is None:
         v.reason = "invalid record: a text field contains U+0000 or a lone surrogate, which cannot be stored"
     elif vote["device_id"] != device_id:
         v.reason = (f"device_id {vote['device_id']!r} differs from the sending device "
@@ -118,7 +137,7 @@ def _check(i: int, vote: Any, device_id: str, now: datetime | None, bounds: Time
         except channels.ChannelError as e:
             v.reason = f"invalid record: {e}"
             return v
-        v.status, v.record = "accepted", vote
+        v.status, v.record, v.text = "accepted", vote, text
     return v
 
 
@@ -158,14 +177,11 @@ STATS_COUNTS = ("total", "rated", "good", "bad", "excluded")
 
 
 def add_to_daily_stats(conn, deltas: dict[tuple, dict[str, int]]) -> None:
-    """Upsert counters; keys sorted so concurrent writers lock in one order."""
-    if not deltas:
-        return
-    ins = insert_for(conn, daily_stats)
-    stmt = ins.on_conflict_do_update(
-        index_elements=list(STATS_KEY_COLUMNS),
-        set_={c: getattr(daily_stats.c, c) + getattr(ins.excluded, c) for c in STATS_COUNTS})
-    conn.execute(stmt, [dict(zip(STATS_KEY_COLUMNS, key), **deltas[key]) for key in sorted(deltas)])
+    """Upsert counters in one statement (`total = daily_stats.total +
+    excluded.total`: exact under concurrent writers); keys sorted so
+    concurrent writers lock in one order."""
+    add_counts(conn, daily_stats, [dict(zip(STATS_KEY_COLUMNS, key), **deltas[key]) for key in sorted(deltas)],
+               STATS_KEY_COLUMNS, STATS_COUNTS)
 
 
 def ingest(center, device_id: str, votes: list[Any]) -> list[dict[str, Any]]:
@@ -178,15 +194,18 @@ def ingest_from(center, sender, votes: list[Any]) -> list[dict[str, Any]]:
     client: center/integration.py); one answer per vote, in order."""
     checked = classify(sender.device_id, votes, now=center.clock(), bounds=center.cfg.record_bounds,
                        source=sender.source)
-    for attempt in range(5):
+    one_by_one, retries = False, 0
+    while True:                 # bounded: one switch to one by one, at most 4 retries
         verdicts = [replace(v) for v in checked]     # a retried transaction starts from the checks
         try:
-            _store(center, sender, verdicts)
-            break
+            _store(center, sender, verdicts, one_by_one)
+            return [v.answer() for v in verdicts]
+        except BatchFailed:
+            one_by_one = True
         except OperationalError as e:
-            if attempt == 4 or not is_retryable(e):
+            retries += 1
+            if retries == 5 or not is_retryable(e):
                 raise
-    return [v.answer() for v in verdicts]
 
 
 # ------------------------------------------------------------------ writing
@@ -210,12 +229,21 @@ class Written:
         self.conflicts += other.conflicts
 
 
+class BatchFailed(Exception):
+    """The write of a whole batch failed for a reason of its records: the
+    transaction is rolled back and stored again with each record on its own."""
+
+
 def record_specific(exc: Exception) -> bool:
     """An error that belongs to the records being written, not to the
     database: the connection, a lock or a deadlock fail the whole batch (the
     agent retries it); anything else is isolated to its record."""
     return not isinstance(exc, (OperationalError, InterfaceError)) \
         and not getattr(exc, "connection_invalidated", False)
+
+
+_ENROLLED = (devices.c.device_id, devices.c.hall_id, devices.c.window_id, devices.c.region_code,
+             devices.c.max_seq)     # what a batch needs of the device's row (not its last heartbeat)
 
 
 class TabletSender:
@@ -229,7 +257,7 @@ class TabletSender:
     def check(self, conn, center, verdicts: list[Verdict]) -> None:
         """Lock the device's row and reject the accepted records not from its enrollment."""
         device_id = self.device_id
-        device = locked_device(conn, device_id)     # one batch of a device at a time: exact seq counts
+        device = locked_device(conn, device_id, *_ENROLLED)   # one batch of a device at a time: exact seq counts
         if device is None:
             raise RuntimeError(f"device {device_id!r} authenticated but not enrolled")
         self.enrollment = enrollment = enrollment_from(device)
@@ -254,16 +282,27 @@ class TabletSender:
                 enrollment=dict(enrollment.as_json(), region_code=region)))
             log.info("device %s enrolled without a region: took %s from its first stored record",
                      device_id, region)
-        conn.execute(update(devices).where(devices.c.device_id == device_id).values(
-            record_count=devices.c.record_count + w.stored,
-            seq_count=devices.c.seq_count + len(w.new_seqs),
-            conflict_count=devices.c.conflict_count + len(w.conflicts),
-            rejected_count=devices.c.rejected_count + rejected,
-            max_seq=sql_case((devices.c.max_seq < w.max_seq, w.max_seq), else_=devices.c.max_seq),
-            last_post_at=to_db(now)))
+        conn.execute(_COUNT_BATCH, {"d_id": device_id, "d_stored": w.stored, "d_new_seqs": len(w.new_seqs),
+                                    "d_conflicts": len(w.conflicts), "d_rejected": rejected,
+                                    "d_max_seq": w.max_seq, "d_at": to_db(now)})
 
 
-def _store(center, sender, verdicts: list[Verdict]) -> None:
+def _counted(column, name: str):
+    return column + bindparam(name, type_=BigInteger)
+
+
+# A tablet's batch in its device row's counters: built once (it runs for every batch).
+_d = devices.c
+_COUNT_BATCH = update(devices).where(_d.device_id == bindparam("d_id")).values(
+    record_count=_counted(_d.record_count, "d_stored"), seq_count=_counted(_d.seq_count, "d_new_seqs"),
+    conflict_count=_counted(_d.conflict_count, "d_conflicts"),
+    rejected_count=_counted(_d.rejected_count, "d_rejected"),
+    max_seq=sql_case((_d.max_seq < bindparam("d_max_seq", type_=BigInteger),
+                      bindparam("d_max_seq", type_=BigInteger)), else_=_d.max_seq),
+    last_post_at=bindparam("d_at", type_=DateTime))
+
+
+def _store(center, sender, verdicts: list[Verdict], one_by_one: bool) -> None:
     now = center.clock()
     device_id = sender.device_id
     with center.engine.begin() as conn:
@@ -272,7 +311,7 @@ def _store(center, sender, verdicts: list[Verdict]) -> None:
         seqs = {v.record["seq"] for v in accepted}
         # an agent sends in seq order: a batch above every seq stored needs no lookup
         known = _stored_seqs(conn, device_id, seqs) if seqs and min(seqs) <= sender.max_seq else set()
-        w = _write_isolated(conn, center, device_id, accepted, now, known)
+        w = _write_isolated(conn, center, device_id, accepted, now, known, one_by_one)
         for v in accepted:
             if v.index in w.status:
                 v.status = w.status[v.index]
@@ -288,18 +327,21 @@ def _stored_seqs(conn, device_id: str, seqs: set[int]) -> set[int]:
 
 
 def _write_isolated(conn, center, device_id: str, accepted: list[Verdict], now: datetime,
-                    known: set[int]) -> Written:
-    """All of `accepted` in one savepoint; if that fails, each in its own."""
+                    known: set[int], one_by_one: bool) -> Written:
+    """All of `accepted` in one write (no savepoint: two round trips less);
+    if that fails for a reason of its records, BatchFailed, and the caller's
+    next transaction (`one_by_one`) writes each in its own savepoint."""
     if not accepted:
         return Written()
-    try:
-        with conn.begin_nested():
+    if not one_by_one:
+        try:
             return _write(conn, center, device_id, accepted, now, known)
-    except Exception as e:
-        if not record_specific(e):
-            raise
-        log.warning("a batch of %d records from %s failed (%r); storing them one by one",
-                    len(accepted), device_id, e)
+        except Exception as e:
+            if not record_specific(e):
+                raise
+            log.warning("a batch of %d records from %s failed (%r); storing them one by one",
+                        len(accepted), device_id, e)
+            raise BatchFailed() from e
     total = Written()
     for v in accepted:
         try:
@@ -322,11 +364,11 @@ def _write_isolated(conn, center, device_id: str, accepted: list[Verdict], now: 
 def _write(conn, center, device_id: str, items: list[Verdict], now: datetime, known: set[int]) -> Written:
     """Store `items` (valid, enrolled, sorted by id); raises on any failure."""
     rows = [record_row(v.record, center.cfg.department(v.record["window_id"]), now) for v in items]
-    # executemany, batched into multi-row INSERTs by SQLAlchemy; RETURNING names the rows that were new
-    # (psycopg reports rowcount -1 for ON CONFLICT inserts)
-    new_ids = set(conn.execute(
-        insert_for(conn, records).on_conflict_do_nothing(index_elements=["id"])
-        .returning(records.c.id), rows).scalars())
+    # one INSERT … ON CONFLICT (id) DO NOTHING RETURNING id: the ids it names are the new rows;
+    # the body is the JSON text the storability check made (a record checked elsewhere, the QR
+    # page's, has none: its row's body is encoded)
+    texts = [v.text for v in items]
+    new_ids = set(insert_new(conn, records, rows, "id", encoded={"body": texts} if None not in texts else None))
     w = Written()
     seen = set(known)
     deltas: dict[tuple, dict[str, int]] = {}
@@ -354,9 +396,7 @@ def _write(conn, center, device_id: str, items: list[Verdict], now: datetime, kn
             d["bad" if row["bad"] else "good"] += 1
     if repeats:
         w.conflicts = _conflicts(conn, device_id, repeats, now)
-    for v, row in stored:
-        if row["bad"]:
-            casework.open_case(conn, center, v.record, row, now)
+    casework.open_cases(conn, center, [(v.record, row) for v, row in stored if row["bad"]], now)
     upstreamwork.enqueue_stored(conn, center, [row for _, row in stored], now)   # the provincial push
     add_to_daily_stats(conn, deltas)
     return w

@@ -24,6 +24,7 @@ from hallcore.hallclock import to_db
 from .auth import new_device_token, token_hash
 from .db import integration_clients
 from .ingest import Verdict, Written
+from .sqlutil import read_connection
 
 log = logging.getLogger("center.integration")
 
@@ -60,7 +61,7 @@ def add_client(center, name: str, hall_id: str) -> str:
 
 def client_for_token(center, token: str):
     """(name, hall_id) of the client whose token this is, or None."""
-    with center.engine.connect() as conn:
+    with read_connection(center.engine) as conn:
         row = conn.execute(select(integration_clients.c.name, integration_clients.c.hall_id)
                            .where(integration_clients.c.token_hash == token_hash(token))).first()
     return tuple(row) if row else None

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any, Callable
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from hallcore.hallclock import to_db, utc_now
@@ -22,6 +23,7 @@ from .config import CenterConfig
 from .db import device_log, devices, make_engine, migrate, users
 from .deadlines import Deadlines
 from .enrollment import Enrollment
+from .sqlutil import read_connection
 
 log = logging.getLogger("center.devices")
 
@@ -44,11 +46,18 @@ def enrollment_from(row) -> Enrollment:
     return Enrollment(row.device_id, row.hall_id, row.window_id, row.region_code)
 
 
-def locked_device(conn, device_id: str):
-    """The device's row, locked until the transaction ends (PostgreSQL; SQLite
-    writers are serialized anyway): enrollment changes and one device's
-    batches take their turn."""
-    return conn.execute(select(devices).where(devices.c.device_id == device_id).with_for_update()).first()
+def locked_device(conn, device_id: str, *columns):
+    """The device's row (`columns` of it, default all), locked until the
+    transaction ends (PostgreSQL; SQLite writers are serialized anyway):
+    enrollment changes and one device's batches take their turn."""
+    return conn.execute(_locking(columns or (devices,)), {"locked_device_id": device_id}).first()
+
+
+@lru_cache(maxsize=None)
+def _locking(columns: tuple):
+    """locked_device's statement, built once (ingest runs it for every batch)."""
+    return (select(*columns).where(devices.c.device_id == bindparam("locked_device_id"))
+            .with_for_update())
 
 
 def _check_ids(**named: str) -> None:
@@ -148,7 +157,7 @@ class Center:
         return token
 
     def device_for_token(self, token: str) -> str | None:
-        with self.engine.connect() as conn:
+        with read_connection(self.engine) as conn:
             return conn.execute(select(devices.c.device_id)
                                 .where(devices.c.token_hash == token_hash(token))).scalar()
 

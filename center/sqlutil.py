@@ -1,17 +1,159 @@
-"""The two SQL idioms that differ between SQLite and PostgreSQL."""
+"""The SQL idioms that differ between SQLite and PostgreSQL."""
 from __future__ import annotations
 
-from sqlalchemy import Table
+import json
+from functools import lru_cache
+from typing import Any, Mapping, Sequence
+
+from sqlalchemy import JSON, BigInteger, Boolean, Date, DateTime, Integer, SmallInteger, String, Table, Text
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
 
 def insert_for(conn: Connection, table: Table):
     """An INSERT that supports ON CONFLICT on this connection's database."""
-    return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
+    return dialect_insert(conn.dialect.name, table)
+
+
+def dialect_insert(dialect: str, table: Table):
+    """insert_for by the database's name ("postgresql", "sqlite"), for a statement built once."""
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
+def read_connection(engine: Engine) -> Connection:
+    """A connection for reads that need no transaction (a token lookup): on
+    PostgreSQL in autocommit, so no BEGIN and ROLLBACK round trips. (SQLite
+    keeps its own BEGIN handling, center/db.py.)"""
+    conn = engine.connect()
+    if engine.dialect.name == "postgresql":
+        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+    return conn
 
 
 def is_retryable(exc: Exception) -> bool:
     """A deadlock or serialization failure: the whole transaction may be retried."""
     text = str(getattr(exc, "orig", exc)).lower()
     return "deadlock" in text or "could not serialize" in text or "database is locked" in text
+
+
+# The element type each column's values are sent as (one array per column,
+# binary): the base type, never a length or a narrower integer, so the
+# INSERT's own assignment to the column refuses a value too long or too big
+# (an explicit cast to varchar(n) would cut it silently).
+_ARRAY_TYPES = ((BigInteger, "bigint"), (SmallInteger, "bigint"), (Integer, "bigint"), (Boolean, "boolean"),
+                (DateTime, "timestamp"), (Date, "date"), (JSON, "text"), (String, "text"), (Text, "text"))
+
+
+def _array_type(column) -> str:
+    for sa_type, name in _ARRAY_TYPES:
+        if isinstance(column.type, sa_type):
+            return name
+    raise TypeError(f"insert_rows: no array type for column {column.name} ({column.type!r})")
+
+
+@lru_cache(maxsize=None)
+def _unnest_insert(table: Table, columns: tuple[str, ...], returning: tuple[str, ...],
+                   skip_conflicts_on: str | None, add_on: tuple[str, ...] = (),
+                   adding: tuple[str, ...] = ()) -> str:
+    """INSERT … SELECT … FROM unnest(one array per column) [ON CONFLICT (key)
+    DO NOTHING | ON CONFLICT (add_on) DO UPDATE SET c = table.c + excluded.c]
+    [RETURNING …]: one statement of fixed text for any number of rows, so
+    psycopg prepares it once and nothing is parsed per row."""
+    cols = [table.c[c] for c in columns]
+    arrays = ", ".join(f"%b::{_array_type(c)}[]" for c in cols)
+    picked = ", ".join(f"u.{c.name}::json" if isinstance(c.type, JSON) else f"u.{c.name}" for c in cols)
+    names = ", ".join(columns)
+    sql = f"INSERT INTO {table.name} ({names}) SELECT {picked} FROM unnest({arrays}) AS u({names})"
+    if skip_conflicts_on:
+        sql += f" ON CONFLICT ({skip_conflicts_on}) DO NOTHING"
+    if add_on:
+        sql += (f" ON CONFLICT ({', '.join(add_on)}) DO UPDATE SET "
+                + ", ".join(f"{c} = {table.name}.{c} + excluded.{c}" for c in adding))
+    if returning:
+        sql += f" RETURNING {', '.join(returning)}"
+    return sql
+
+
+def _arrays(table: Table, rows: Sequence[Mapping[str, Any]], columns: tuple[str, ...],
+            defaults: Mapping[str, Any], encoded: Mapping[str, Sequence[str]]) -> tuple[list, ...]:
+    """One list per column (see _unnest_insert)."""
+    arrays = []
+    for name in columns:
+        if name in defaults:
+            arrays.append([defaults[name]] * len(rows))
+        elif name in encoded:
+            arrays.append(list(encoded[name]))
+        elif isinstance(table.c[name].type, JSON):
+            arrays.append([None if r[name] is None else json.dumps(r[name], ensure_ascii=False) for r in rows])
+        else:
+            arrays.append([r[name] for r in rows])
+    return tuple(arrays)
+
+
+def _scalar_defaults(table: Table, given: Mapping[str, Any]) -> dict[str, Any]:
+    """The Python-side scalar defaults of the columns a row leaves out (what
+    SQLAlchemy's own INSERT would fill in)."""
+    return {c.name: c.default.arg for c in table.columns
+            if c.name not in given and c.default is not None and c.default.is_scalar}
+
+
+def insert_rows(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]], *,
+                returning: tuple[str, ...] = (), skip_conflicts_on: str | None = None,
+                encoded: Mapping[str, Sequence[str]] | None = None) -> list[Any]:
+    """Insert `rows` (dicts with the same columns) in one statement; with
+    `skip_conflicts_on` a row whose key is stored already (or comes earlier
+    in `rows`) is left out. Returns the `returning` columns of the rows
+    inserted, in no promised order.
+
+    PostgreSQL: one array per column (see _unnest_insert); a JSON column's
+    text is taken from `encoded[column]` when given (already encoded, one
+    per row), else each value is encoded. SQLite: SQLAlchemy's multi-row
+    INSERT (`encoded` unused)."""
+    if not rows:
+        return []
+    if conn.dialect.name != "postgresql":
+        stmt = insert_for(conn, table)
+        if skip_conflicts_on:
+            stmt = stmt.on_conflict_do_nothing(index_elements=[skip_conflicts_on])
+        if returning:
+            stmt = stmt.returning(*(table.c[c] for c in returning))
+            return list(conn.execute(stmt, list(rows)).all())
+        conn.execute(stmt, list(rows))
+        return []
+    defaults = _scalar_defaults(table, rows[0])
+    columns = tuple(rows[0]) + tuple(defaults)
+    result = conn.exec_driver_sql(_unnest_insert(table, columns, returning, skip_conflicts_on),
+                                  _arrays(table, rows, columns, defaults, encoded or {}))
+    return list(result.all()) if returning else []
+
+
+def add_counts(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]], key: tuple[str, ...],
+               counts: tuple[str, ...]) -> None:
+    """Upsert `rows` (each a distinct `key`): a stored row of the same key
+    gets each of `counts` added (`c = table.c + excluded.c`, which the
+    database applies atomically: exact under any number of concurrent
+    writers). The rows are written in the order given: the lock order."""
+    if not rows:
+        return
+    if conn.dialect.name != "postgresql":
+        conn.execute(_add_statement(conn.dialect.name, table, key, counts), list(rows))
+        return
+    columns = tuple(rows[0])
+    conn.exec_driver_sql(_unnest_insert(table, columns, (), None, key, counts),
+                         _arrays(table, rows, columns, {}, {}))
+
+
+@lru_cache(maxsize=None)
+def _add_statement(dialect: str, table: Table, key: tuple[str, ...], counts: tuple[str, ...]):
+    """add_counts as SQLAlchemy's upsert (built once: its compiled form is then found at once)."""
+    ins = dialect_insert(dialect, table)
+    return ins.on_conflict_do_update(index_elements=list(key),
+                                     set_={c: table.c[c] + ins.excluded[c] for c in counts})
+
+
+def insert_new(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]], key: str = "id", *,
+               encoded: Mapping[str, Sequence[str]] | None = None) -> list[Any]:
+    """Insert the rows whose `key` is not stored yet (of two rows with one
+    key, the first); returns the keys of the rows inserted."""
+    return [r[0] for r in insert_rows(conn, table, rows, returning=(key,), skip_conflicts_on=key,
+                                      encoded=encoded)]

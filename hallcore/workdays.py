@@ -173,6 +173,7 @@ class WorkCalendar:
                                   source=str(path))
             self.overrides = parse_overrides(load_toml(path), source=str(path))
         self._estimates: dict[int, frozenset[date]] = {}
+        self._official: dict[date, bool] = {}      # chinese_calendar's answers (each costs a scan of its table)
         self._lock = threading.Lock()
 
     def is_verified(self, d: date) -> bool:
@@ -193,7 +194,10 @@ class WorkCalendar:
             if d in override.holidays:
                 return False
         if d.year in _OFFICIAL_YEARS:
-            return chinese_calendar.is_workday(d)
+            known = self._official.get(d)
+            if known is None:
+                known = self._official[d] = chinese_calendar.is_workday(d)
+            return known
         return d.weekday() < 5 and d not in self._estimated_holidays(d.year, warn=override is None)
 
     def _estimated_holidays(self, year: int, *, warn: bool) -> frozenset[date]:

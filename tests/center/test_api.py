@@ -153,6 +153,17 @@ def test_seq_gaps_are_counted_per_device(client, center):
     assert (d.max_seq, d.record_count) == (9, 5)   # seq 3, 4, 7, 8 missing
 
 
+def test_a_seq_beyond_32_bits_is_stored_and_counted(client, center):
+    # seqs go up to 2**53 (hallcore.record.MAX_SEQ): the records INSERT sends them as bigint[], and
+    # the device's max_seq follows them after smaller ones
+    for batch in ([1], [2 ** 40], [2 ** 53 - 1, 2 ** 53]):
+        assert {x["status"] for x in post(client, [make_vote("tab-03", s) for s in batch])
+                .json()["results"]} == {"stored"}
+    with center.engine.connect() as conn:
+        d = conn.execute(select(devices).where(devices.c.device_id == "tab-03")).one()
+    assert (d.max_seq, d.record_count, d.seq_count) == (2 ** 53, 4, 4)
+
+
 def test_heartbeat_is_stored_and_a_skewed_clock_flagged(client, center):
     beat = {"pending": 12, "oldest_pending": "2026-11-27T14:00:00+08:00", "quarantined": 1,
             "quarantined_ids": [str(uuid.uuid4())], "last_success": None, "last_error": "timeout",

@@ -141,18 +141,18 @@ def test_a_record_the_database_refuses_is_rejected_alone_with_an_error_id_in_the
 def test_a_failure_while_opening_a_case_takes_back_that_record_only(tablet_api, api_center, monkeypatch):
     batch = [make_vote("tab-03", i, bad=True) for i in range(1, 4)]
     poison = batch[1]["id"]
-    real_open = casework.open_case
+    real_open = casework.open_cases
 
-    def open_case(conn, c, rec, row, now):
-        if rec["id"] == poison:
+    def open_cases(conn, c, items, now):          # ingest opens a batch's cases together
+        if any(rec["id"] == poison for rec, _row in items):
             raise ValueError("the calendar broke on this one")
-        return real_open(conn, c, rec, row, now)
-    monkeypatch.setattr(casework, "open_case", open_case)
+        return real_open(conn, c, items, now)
+    monkeypatch.setattr(casework, "open_cases", open_cases)
     res = post_votes(tablet_api, batch).json()["results"]
     assert [x["status"] for x in res] == ["stored", "rejected", "stored"]
     assert poison not in stored_ids(api_center)                        # never a bad review without its case
     assert count(api_center, cases) == 2
-    monkeypatch.setattr(casework, "open_case", real_open)
+    monkeypatch.setattr(casework, "open_cases", real_open)
     assert post_votes(tablet_api, [batch[1]]).json()["results"][0]["status"] == "stored"   # sent again: stored
 
 
