@@ -52,11 +52,11 @@ GROUPS = ("window", "staff", "matter", "department")
 # day i % 730 from FIRST_DAY; 1 in 13 unrated, 1 in 20 a bad review (code 4).
 FILL_SQL = f"""
 INSERT INTO records (id, device_id, seq, region_code, hall_id, window_id, department, staff_id, staff_name,
-                     matter_code, matter_name, result, satisfaction_code, bad, day, at, received_at, body)
+                     matter_code, matter_name, result, satisfaction_code, bad, channel, day, at, received_at, body)
 SELECT lpad(to_hex(i), 8, '0') || '-0000-4000-8000-' || lpad(to_hex(i), 12, '0'),
        'tab-' || lpad(win::text, 2, '0'), i, '430922', 'taojiang', lpad(win::text, 2, '0'),
        '部门' || (win / 4), 's' || staff, '员工' || staff, 'M' || matter, '事项' || matter,
-       result, code, coalesce(code = 4, false), d, d + time '07:00', d + time '07:00:01',
+       result, code, coalesce(code = 4, false), 'hall_tablet', d, d + time '07:00', d + time '07:00:01',
        json_build_object('id', lpad(to_hex(i), 8, '0') || '-0000-4000-8000-' || lpad(to_hex(i), 12, '0'),
                          'result', result, 'satisfaction_code', code, 'window_id', lpad(win::text, 2, '0'),
                          'staff_name', '员工' || staff, 'matter_name', '事项' || matter,
