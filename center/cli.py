@@ -13,7 +13,7 @@ from pathlib import Path
 from hallcore.config import ConfigError
 from hallcore.hallclock import HallTimeFormatter, set_hall_zone
 
-from . import auditcli, flagcli, samplecli, upstreamcli
+from . import auditcli, cliargs, flagcli, samplecli, upstreamcli
 from .config import load_config
 from .integration import IntegrationError
 from .service import Center, CenterError
@@ -145,14 +145,6 @@ def cmd_rebuild_stats(args) -> int:
     n = rebuild_daily_stats(_center(args).engine)
     print(f"daily statistics rebuilt from {n} records.")
     return 0
-
-
-def _report_day(value: str):
-    from datetime import date
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a date YYYY-MM-DD") from None
 
 
 def cmd_report(args) -> int:
@@ -400,9 +392,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "参评率, 差评 cases closed on time, 整改率, agreement with the 监督查评 return "
                     "visits and the rank (by 好评率, then by the number of scored evaluations; "
                     "ties share a rank). The same numbers as the dashboard's /report page."))
-    s.add_argument("--from", dest="start", required=True, type=_report_day, metavar="YYYY-MM-DD",
+    s.add_argument("--from", dest="start", required=True, type=cliargs.day, metavar="YYYY-MM-DD",
                    help="first hall day of the period")
-    s.add_argument("--to", dest="end", required=True, type=_report_day, metavar="YYYY-MM-DD",
+    s.add_argument("--to", dest="end", required=True, type=cliargs.day, metavar="YYYY-MM-DD",
                    help="last hall day of the period (included)")
     s.add_argument("--by", choices=["department", "window", "staff"], default="department")
     s.add_argument("--xlsx", metavar="FILE", help="write the report as an Excel file instead of "

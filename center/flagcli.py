@@ -8,12 +8,12 @@ only, and hides a flag from the staff member it names)."""
 from __future__ import annotations
 
 import argparse
-from datetime import date
 
 from hallcore.hallclock import from_db, show
 
 from . import flagwork
 from .anomalies import KIND_LABELS
+from .cliargs import day
 
 DESCRIPTION = """\
 Anomaly flags for supervisors: patterns that induced, forced or malicious
@@ -36,20 +36,13 @@ one number on many 差评); it prints each flag it raised.
 exit status: 0 done; 2 bad input."""
 
 
-def _day(value: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a date YYYY-MM-DD") from None
-
-
 def add_parser(sub, with_config) -> None:
     fp = sub.add_parser("flags", help="anomaly flags for supervisors: scan now, or list them",
                         description=DESCRIPTION, epilog=EPILOG,
                         formatter_class=argparse.RawDescriptionHelpFormatter)
     fsub = fp.add_subparsers(dest="flags_command", required=True)
     s = with_config(fsub.add_parser("scan", help="run the rules now and store and print the new flags"))
-    s.add_argument("--today", type=_day, metavar="YYYY-MM-DD",
+    s.add_argument("--today", type=day, metavar="YYYY-MM-DD",
                    help="judge as on this hall day (default: today); e.g. to judge a past period")
     s.set_defaults(func=cmd_scan)
     s = with_config(fsub.add_parser("list", help="print the stored flags, newest first"))

@@ -6,7 +6,6 @@ import argparse
 import csv
 import getpass
 import io
-from datetime import date
 from pathlib import Path
 
 from hallcore.record import mask_phone
@@ -15,6 +14,7 @@ from . import samplework
 from .export import inert
 from .sampling import MAX_SEED, SamplingError
 from .service import CenterError
+from .cliargs import day
 
 DESCRIPTION = """\
 监督查评: draw a random sample of the evaluated records (good and bad ratings)
@@ -48,13 +48,6 @@ late uploads: the population per window is printed); 2 bad input."""
 CALL_COLUMNS = ("窗口", "办件编号", "取号", "工作人员", "事项", "评价时间", "联系电话", "抽样条目", "记录编号")
 
 
-def _day(value: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a date YYYY-MM-DD") from None
-
-
 def _seed(value: str) -> int:
     if not value.isdigit() or int(value) > MAX_SEED:
         raise argparse.ArgumentTypeError(f"{value!r} is not a whole number from 0 to {MAX_SEED}")
@@ -66,9 +59,9 @@ def add_parser(sub, with_config) -> None:
         "sample", help="监督查评: draw a sample of evaluated records for return visits, "
                        "or repeat a draw for audit",
         description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter))
-    s.add_argument("--from", dest="start", type=_day, metavar="YYYY-MM-DD",
+    s.add_argument("--from", dest="start", type=day, metavar="YYYY-MM-DD",
                    help="first hall day of the period (inclusive)")
-    s.add_argument("--to", dest="end", type=_day, metavar="YYYY-MM-DD",
+    s.add_argument("--to", dest="end", type=day, metavar="YYYY-MM-DD",
                    help="last hall day of the period (inclusive)")
     s.add_argument("--share", help="share of each window's evaluated records, 0 < share <= 1 "
                                    "(default: [supervision] share in the config, 0.05)")

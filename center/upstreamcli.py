@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import date
 from pathlib import Path
 
 from hallcore.hallclock import set_hall_zone, show
@@ -16,6 +15,7 @@ from . import upstream, upstreamwork
 from .config import load_config
 from .province import Province, profile_path
 from .service import Center, CenterError
+from .cliargs import day
 
 DESCRIPTION = """\
 The push to the provincial 好差评 system ([upstream] in the center's config):
@@ -42,13 +42,6 @@ not go up or the profile cannot map it (the reason is printed); status:
 queued messages are failing; 2 bad input or config."""
 
 
-def _day(value: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a date YYYY-MM-DD") from None
-
-
 def add_parser(sub, with_config) -> None:
     up = sub.add_parser("upstream", help="the push to the provincial 好差评 system: preview, status, backfill",
                         description=DESCRIPTION, epilog=EPILOG,
@@ -66,7 +59,7 @@ def add_parser(sub, with_config) -> None:
     s.set_defaults(func=cmd_status)
     s = with_config(usub.add_parser("backfill", help="queue the stored records of hall days from --from on "
                                                      "that were never queued"))
-    s.add_argument("--from", dest="start", type=_day, required=True, metavar="YYYY-MM-DD")
+    s.add_argument("--from", dest="start", type=day, required=True, metavar="YYYY-MM-DD")
     s.set_defaults(func=cmd_backfill)
 
 
