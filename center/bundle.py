@@ -13,7 +13,6 @@ the photo files, nothing more.
 from __future__ import annotations
 
 import logging
-import os
 import re
 import threading
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from typing import Any
 
 from hallcore.bundle import MAX_HOLIDAY_CHARS, MAX_PHOTO_BYTES, MAX_STAFF, photo_field, photo_problem, seal
 from hallcore.fsutil import read_regular_file
+from hallcore.fsutil import file_stamp
 
 from . import directory_db
 from .calendarfile import LiveHolidayFile
@@ -55,14 +55,6 @@ def etag_matches(if_none_match: str | None, etag: str) -> bool:
         return False
     tags = [t.strip() for t in if_none_match.split(",")]
     return "*" in tags or etag in (t[2:] if t.startswith("W/") else t for t in tags)
-
-
-def _stamp(path: Path) -> tuple[int, int, int] | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return (st.st_mtime_ns, st.st_size, st.st_ino)
 
 
 class BundleSource:
@@ -111,7 +103,7 @@ class BundleSource:
             return (None, None)
         for suffix in PHOTO_SUFFIXES:
             path = folder / f"{staff_id}{suffix}"
-            stamp = _stamp(path)
+            stamp = file_stamp(path)
             if stamp is None:
                 continue
             with self._lock:

@@ -15,6 +15,7 @@ from typing import Callable
 from hallcore.config import ConfigError
 from hallcore.fsutil import atomic_write_bytes, read_regular_file, regular_file_problem
 from hallcore.workdays import WorkCalendar, YearOverride, parse_override_text
+from hallcore.fsutil import file_stamp
 
 from .holidayfile import HolidayFileError
 
@@ -89,14 +90,6 @@ def official_elsewhere(year: int) -> bool:
     return WorkCalendar().is_verified(date(year, 1, 1))
 
 
-def _stamp(path: Path) -> tuple[int, int, int] | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return (st.st_mtime_ns, st.st_size, st.st_ino)
-
-
 def _load(path: Path) -> tuple[str, WorkCalendar]:
     """The file's text and its calendar, by the tablets' parser; ConfigError if unusable."""
     try:
@@ -123,7 +116,7 @@ class LiveHolidayFile:
         self._mono = monotonic
         self._lock = threading.Lock()
         self._checked = monotonic()
-        self._stamp = _stamp(self.path) if self.path else None
+        self._stamp = file_stamp(self.path) if self.path else None
         self._bad_stamp = None
         self._text, self._calendar = _load(self.path) if self.path else (None, WorkCalendar())
 
@@ -140,7 +133,7 @@ class LiveHolidayFile:
 
     def _refresh(self) -> None:
         self._checked = self._mono()
-        stamp = _stamp(self.path)
+        stamp = file_stamp(self.path)
         if stamp == self._stamp or stamp == self._bad_stamp:
             return
         try:

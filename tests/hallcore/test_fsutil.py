@@ -34,3 +34,14 @@ def test_disk_full_is_found_through_the_errors_that_wrap_it():
         assert disk_full_path(wrapped) == "/var/lib/hall/outbox/seq.json"
     assert disk_full_path(OSError(errno.EACCES, "Permission denied", "/x")) is None
     assert disk_full_path(None) is None
+
+
+def test_file_stamp_is_none_for_a_missing_file_and_changes_when_the_file_is_replaced(tmp_path):
+    from hallcore.fsutil import atomic_write_bytes, file_stamp
+    p = tmp_path / "holidays.toml"
+    assert file_stamp(p) is None
+    p.write_text("a", encoding="utf-8")
+    first = file_stamp(p)
+    assert first is not None and file_stamp(p) == first
+    atomic_write_bytes(p, b"b")               # replaced by rename: another inode
+    assert file_stamp(p) not in (None, first)
