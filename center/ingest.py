@@ -184,9 +184,11 @@ def add_to_daily_stats(conn, deltas: dict[tuple, dict[str, int]]) -> None:
                STATS_KEY_COLUMNS, STATS_COUNTS)
 
 
-def ingest(center, device_id: str, votes: list[Any]) -> list[dict[str, Any]]:
-    """Store a batch from `device_id` (already authenticated); one answer per vote, in order."""
-    return ingest_from(center, TabletSender(device_id), votes)
+def ingest(center, device_id: str, votes: list[Any], token_hash: str | None = None) -> list[dict[str, Any]]:
+    """Store a batch from `device_id` (already authenticated); one answer per vote, in order.
+    With `token_hash`, the device's row must still hold it (else TokenChanged):
+    the token was found in a lookup a few seconds old."""
+    return ingest_from(center, TabletSender(device_id, token_hash), votes)
 
 
 def ingest_from(center, sender, votes: list[Any]) -> list[dict[str, Any]]:
@@ -243,7 +245,12 @@ def record_specific(exc: Exception) -> bool:
 
 
 _ENROLLED = (devices.c.device_id, devices.c.hall_id, devices.c.window_id, devices.c.region_code,
-             devices.c.max_seq)     # what a batch needs of the device's row (not its last heartbeat)
+             devices.c.max_seq, devices.c.token_hash)   # what a batch needs of the device's row (not its last heartbeat)
+
+
+class TokenChanged(Exception):
+    """The device's token is no longer the one presented (rotated, or the
+    device gone, since the lookup): nothing is stored, the request is 401."""
 
 
 class TabletSender:
@@ -251,13 +258,15 @@ class TabletSender:
     keeps the seq bookkeeping."""
     source = "tablet"
 
-    def __init__(self, device_id: str):
-        self.device_id = device_id
+    def __init__(self, device_id: str, token_hash: str | None = None):
+        self.device_id, self.token_hash = device_id, token_hash
 
     def check(self, conn, center, verdicts: list[Verdict]) -> None:
         """Lock the device's row and reject the accepted records not from its enrollment."""
         device_id = self.device_id
         device = locked_device(conn, device_id, *_ENROLLED)   # one batch of a device at a time: exact seq counts
+        if self.token_hash is not None and (device is None or device.token_hash != self.token_hash):
+            raise TokenChanged(device_id)
         if device is None:
             raise RuntimeError(f"device {device_id!r} authenticated but not enrolled")
         self.enrollment = enrollment = enrollment_from(device)

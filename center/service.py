@@ -5,6 +5,7 @@ The clock is injected so deadline and escalation tests control time.
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any, Callable
@@ -40,6 +41,12 @@ def clock_skew(clock: Any, now: datetime, bounds: TimeBounds) -> int | None:
     if t is None or bounds.problem(t, now, extra=MAX_CLOCK_AHEAD - bounds.ahead) is not None:
         return None
     return round((t - now).total_seconds())
+
+
+# A device token found is trusted this long without a lookup by a caller that
+# checks it again in its own transaction (device_for_token_checked_later).
+TOKEN_TRUST_S = 5.0
+MAX_TOKENS_SEEN = 10_000
 
 
 def enrollment_from(row) -> Enrollment:
@@ -79,6 +86,7 @@ class Center:
         self.deadlines = Deadlines(cfg.closing, cfg.holiday_file)
         self.bundles = BundleSource(cfg, self.deadlines.holidays)   # the tablets get the same calendar
         self.senders = dict(alerting.SENDERS if senders is None else senders)
+        self._tokens_seen: dict[str, tuple[str, float]] = {}     # token hash -> (device, when found)
 
     def migrate(self) -> None:
         migrate(self.engine)
@@ -160,6 +168,26 @@ class Center:
         with read_connection(self.engine) as conn:
             return conn.execute(select(devices.c.device_id)
                                 .where(devices.c.token_hash == token_hash(token))).scalar()
+
+    def device_for_token_checked_later(self, token: str) -> tuple[str, str] | None:
+        """(device, token hash) of a token, from the last TOKEN_TRUST_S seconds'
+        lookups when it was found then (an unknown token is always looked up).
+        Only for a caller that checks the hash again in the transaction that
+        acts on it (ingest does, under the device's lock): a token rotated
+        meanwhile is refused there."""
+        digest = token_hash(token)
+        now = time.monotonic()
+        seen = self._tokens_seen.get(digest)
+        if seen is not None and now - seen[1] < TOKEN_TRUST_S:
+            return seen[0], digest
+        device = self.device_for_token(token)
+        if device is None:
+            self._tokens_seen.pop(digest, None)
+            return None
+        if len(self._tokens_seen) >= MAX_TOKENS_SEEN:
+            self._tokens_seen.clear()
+        self._tokens_seen[digest] = (device, now)
+        return device, digest
 
     def heartbeat(self, device_id: str, beat: dict[str, Any]) -> dict[str, Any]:
         """Store the tablet's latest state; flag a clock off by more than the
