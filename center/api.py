@@ -22,6 +22,7 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hallcore.bundle import PINNABLE
@@ -199,11 +200,13 @@ def bearer_device(request: Request, center: Annotated[Center, Depends(_center)])
 Device = Annotated[str, Depends(bearer_device)]
 
 
-def bearer_tablet(request: Request, center: Annotated[Center, Depends(_center)]) -> tuple[str, str]:
+async def bearer_tablet(request: Request, center: Annotated[Center, Depends(_center)]) -> tuple[str, str]:
     """bearer_device for POST /votes: (device, token hash), the token found in a
     lookup up to a few seconds old; ingest checks the hash again under the
-    device's lock (TokenChanged: 401), so a rotated token stores nothing."""
-    found = center.device_for_token_checked_later(_bearer(request, "device token"))
+    device's lock (TokenChanged: 401), so a rotated token stores nothing.
+    async: a token seen lately costs no worker thread, a lookup runs on one."""
+    token = _bearer(request, "device token")
+    found = center.token_seen(token) or await run_in_threadpool(center.device_for_token_checked_later, token)
     if found is None:
         raise ApiError(401, "unauthorized", UNKNOWN_DEVICE_TOKEN)
     return found

@@ -169,17 +169,25 @@ class Center:
             return conn.execute(select(devices.c.device_id)
                                 .where(devices.c.token_hash == token_hash(token))).scalar()
 
+    def token_seen(self, token: str) -> tuple[str, str] | None:
+        """device_for_token_checked_later without a lookup (no I/O): None when
+        the token was not found in the last TOKEN_TRUST_S seconds."""
+        digest = token_hash(token)
+        seen = self._tokens_seen.get(digest)
+        if seen is not None and time.monotonic() - seen[1] < TOKEN_TRUST_S:
+            return seen[0], digest
+        return None
+
     def device_for_token_checked_later(self, token: str) -> tuple[str, str] | None:
         """(device, token hash) of a token, from the last TOKEN_TRUST_S seconds'
         lookups when it was found then (an unknown token is always looked up).
         Only for a caller that checks the hash again in the transaction that
         acts on it (ingest does, under the device's lock): a token rotated
         meanwhile is refused there."""
-        digest = token_hash(token)
-        now = time.monotonic()
-        seen = self._tokens_seen.get(digest)
-        if seen is not None and now - seen[1] < TOKEN_TRUST_S:
-            return seen[0], digest
+        found = self.token_seen(token)
+        if found is not None:
+            return found
+        digest, now = token_hash(token), time.monotonic()
         device = self.device_for_token(token)
         if device is None:
             self._tokens_seen.pop(digest, None)
