@@ -382,8 +382,13 @@ def post_evaluations(client: Integration, batch: Annotated[EvaluationsIn, Depend
 def _answers(results: list[dict[str, Any]]) -> JSONResponse:
     """A batch's answers (VotesOut) as ingest made them, sent as they are:
     validating a hundred of them again through the response model, on a
-    worker thread of its own, cost more than the rest of the answer."""
-    return JSONResponse({"results": results})
+    worker thread of its own, cost more than the rest of the answer. orjson
+    writes them (the standard encoder, as JSONResponse, for an integer id
+    orjson cannot hold)."""
+    try:
+        return Response(orjson.dumps({"results": results}), media_type="application/json")
+    except TypeError:
+        return JSONResponse({"results": results})
 
 
 @router.post("/devices/{device_id}/heartbeat", response_model=HeartbeatOut, responses=ERRORS,

@@ -24,7 +24,7 @@ from .config import CenterConfig
 from .db import device_log, devices, make_engine, migrate, users
 from .deadlines import Deadlines
 from .enrollment import Enrollment
-from .sqlutil import read_connection
+from .sqlutil import execute_built, read_connection
 
 log = logging.getLogger("center.devices")
 
@@ -57,7 +57,8 @@ def locked_device(conn, device_id: str, *columns):
     """The device's row (`columns` of it, default all), locked until the
     transaction ends (PostgreSQL; SQLite writers are serialized anyway):
     enrollment changes and one device's batches take their turn."""
-    return conn.execute(_locking(columns or (devices,)), {"locked_device_id": device_id}).first()
+    rows = execute_built(conn, _locking(columns or (devices,)), {"locked_device_id": device_id})
+    return rows[0] if rows else None
 
 
 @lru_cache(maxsize=None)

@@ -13,7 +13,8 @@ import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping   # not typing's: isinstance on these is direct
+from typing import Any
 
 from hallcore.chain import PREV_FIELD, is_hash
 from hallcore.timebounds import DEADLINE_SPAN, DEFAULT_BOUNDS, TimeBounds
