@@ -5,6 +5,7 @@ import json
 from functools import lru_cache
 from typing import Any, Mapping, Sequence
 
+import orjson
 from sqlalchemy import JSON, BigInteger, Boolean, Date, DateTime, Integer, SmallInteger, String, Table, Text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
@@ -80,8 +81,8 @@ def is_retryable(exc: Exception) -> bool:
     return "deadlock" in text or "could not serialize" in text or "database is locked" in text
 
 
-# The element type each column's values are sent as (one array per column,
-# binary): the base type, never a length or a narrower integer, so the
+# The type each column's values are read as (a field of json_to_recordset's
+# rows): the base type, never a length or a narrower integer, so the
 # INSERT's own assignment to the column refuses a value too long or too big
 # (an explicit cast to varchar(n) would cut it silently).
 _ARRAY_TYPES = ((BigInteger, "bigint"), (SmallInteger, "bigint"), (Integer, "bigint"), (Boolean, "boolean"),
@@ -99,15 +100,22 @@ def _array_type(column) -> str:
 def _unnest_insert(table: Table, columns: tuple[str, ...], returning: tuple[str, ...],
                    skip_conflicts_on: str | None, add_on: tuple[str, ...] = (),
                    adding: tuple[str, ...] = ()) -> str:
-    """INSERT … SELECT … FROM unnest(one array per column) [ON CONFLICT (key)
-    DO NOTHING | ON CONFLICT (add_on) DO UPDATE SET c = table.c + excluded.c]
-    [RETURNING …]: one statement of fixed text for any number of rows, so
-    psycopg prepares it once and nothing is parsed per row."""
+    """INSERT … SELECT … FROM ROWS FROM (json_to_recordset(the rows' other
+    columns as one JSON text), unnest(one text array per JSON column))
+    [ON CONFLICT (key) DO NOTHING | ON CONFLICT (add_on) DO UPDATE SET c =
+    table.c + excluded.c] [RETURNING …]: one statement of fixed text for any
+    number of rows, so psycopg prepares it once and nothing is parsed per
+    row; the rows are encoded by orjson at once instead of value by value."""
     cols = [table.c[c] for c in columns]
-    arrays = ", ".join(f"%b::{_array_type(c)}[]" for c in cols)
-    picked = ", ".join(f"u.{c.name}::json" if isinstance(c.type, JSON) else f"u.{c.name}" for c in cols)
-    names = ", ".join(columns)
-    sql = f"INSERT INTO {table.name} ({names}) SELECT {picked} FROM unnest({arrays}) AS u({names})"
+    plain = [c for c in cols if not isinstance(c.type, JSON)]
+    docs = [c for c in cols if isinstance(c.type, JSON)]
+    fields = ", ".join(f"{c.name} {_array_type(c)}" for c in plain)
+    sources = [f"json_to_recordset(%s::json) AS ({fields})"] if plain else []
+    sources += ["unnest(%b::text[])"] * len(docs)
+    names = ", ".join(c.name for c in plain + docs)
+    picked = ", ".join([f"u.{c.name}" for c in plain] + [f"u.{c.name}::json" for c in docs])
+    sql = (f"INSERT INTO {table.name} ({names}) SELECT {picked} FROM ROWS FROM ({', '.join(sources)}) "
+           f"AS u({names})")
     if skip_conflicts_on:
         sql += f" ON CONFLICT ({skip_conflicts_on}) DO NOTHING"
     if add_on:
@@ -118,26 +126,46 @@ def _unnest_insert(table: Table, columns: tuple[str, ...], returning: tuple[str,
     return sql
 
 
-def _arrays(table: Table, rows: Sequence[Mapping[str, Any]], columns: tuple[str, ...],
-            defaults: Mapping[str, Any], encoded: Mapping[str, Sequence[str]]) -> tuple[list, ...]:
-    """One list per column (see _unnest_insert)."""
-    arrays = []
-    for name in columns:
-        if name in defaults:
-            arrays.append([defaults[name]] * len(rows))
-        elif name in encoded:
-            arrays.append(list(encoded[name]))
-        elif isinstance(table.c[name].type, JSON):
-            arrays.append([None if r[name] is None else json.dumps(r[name], ensure_ascii=False) for r in rows])
+@lru_cache(maxsize=None)
+def _split(table: Table, columns: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(the plain columns, the JSON ones) of `columns`, in _unnest_insert's order."""
+    return (tuple(c for c in columns if not isinstance(table.c[c].type, JSON)),
+            tuple(c for c in columns if isinstance(table.c[c].type, JSON)))
+
+
+def _params(table: Table, rows: Sequence[Mapping[str, Any]], columns: tuple[str, ...],
+            defaults: Mapping[str, Any], encoded: Mapping[str, Sequence[str]]) -> list:
+    """_unnest_insert's parameters: the plain columns of all rows as one JSON
+    text (a naive datetime as ISO text, which PostgreSQL reads back exactly),
+    then one list of JSON texts (or None) per JSON column."""
+    plain, docs = _split(table, columns)
+    given = [c for c in plain if c not in defaults]
+    if defaults:
+        objects = [dict({c: r[c] for c in given}, **defaults) for r in rows]
+    elif len(given) == len(rows[0]):
+        objects = rows
+    else:
+        objects = [{c: r[c] for c in given} for r in rows]
+    params: list = [_json_rows(objects)] if plain else []
+    for name in docs:
+        if name in encoded:
+            params.append(list(encoded[name]))
         else:
-            arrays.append([r[name] for r in rows])
-    return tuple(arrays)
+            params.append([None if r[name] is None else json.dumps(r[name], ensure_ascii=False) for r in rows])
+    return params
+
+
+def _json_rows(objects: Sequence[Mapping[str, Any]]) -> str:
+    try:
+        return orjson.dumps(objects).decode()
+    except TypeError:       # an int beyond 64 bits, a lone surrogate: written so, PostgreSQL refuses it (DataError)
+        return json.dumps(objects, default=str)
 
 
 def _scalar_defaults(table: Table, given: Mapping[str, Any]) -> dict[str, Any]:
     """The Python-side scalar defaults of the columns a row leaves out (what
     SQLAlchemy's own INSERT would fill in)."""
-    return {c.name: c.default.arg for c in table.columns
+    return {str(c.name): c.default.arg for c in table.columns      # str: orjson takes no subclass as a key
             if c.name not in given and c.default is not None and c.default.is_scalar}
 
 
@@ -149,8 +177,8 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]
     in `rows`) is left out. Returns the `returning` columns of the rows
     inserted, in no promised order.
 
-    PostgreSQL: one array per column (see _unnest_insert); a JSON column's
-    text is taken from `encoded[column]` when given (already encoded, one
+    PostgreSQL: the rows as one JSON text, one text array per JSON column
+    (see _unnest_insert); a JSON column's text is taken from `encoded[column]` when given (already encoded, one
     per row), else each value is encoded. SQLite: SQLAlchemy's multi-row
     INSERT (`encoded` unused)."""
     if not rows:
@@ -167,7 +195,7 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]
     defaults = _scalar_defaults(table, rows[0])
     columns = tuple(rows[0]) + tuple(defaults)
     return driver_execute(conn, _unnest_insert(table, columns, returning, skip_conflicts_on),
-                          _arrays(table, rows, columns, defaults, encoded or {}), fetch=bool(returning))
+                          _params(table, rows, columns, defaults, encoded or {}), fetch=bool(returning))
 
 
 def add_counts(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]], key: tuple[str, ...],
@@ -182,7 +210,7 @@ def add_counts(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]
         conn.execute(_add_statement(conn.dialect.name, table, key, counts), list(rows))
         return
     columns = tuple(rows[0])
-    driver_execute(conn, _unnest_insert(table, columns, (), None, key, counts), _arrays(table, rows, columns, {}, {}))
+    driver_execute(conn, _unnest_insert(table, columns, (), None, key, counts), _params(table, rows, columns, {}, {}))
 
 
 @lru_cache(maxsize=None)

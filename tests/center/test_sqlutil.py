@@ -137,3 +137,15 @@ def test_a_connection_lost_under_driver_execute_is_sqlalchemys_operational_error
         with pytest.raises(OperationalError) as e:
             driver_execute(conn, "SELECT 1", (), fetch=True)
         assert e.value.connection_invalidated and conn.invalidated
+
+
+def test_on_postgresql_what_orjson_cannot_write_is_refused_by_the_database(pg_url):
+    e = make_engine(pg_url)
+    meta.create_all(e)
+    try:
+        for bad in (dict(big=2 ** 70), dict(id="\ud800")):
+            with pytest.raises(DataError), e.begin() as conn:
+                insert_rows(conn, things, [row(1), row(2, **bad)])
+        assert stored(e) == {}
+    finally:
+        e.dispose()
