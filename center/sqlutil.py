@@ -162,7 +162,8 @@ def _json_rows(objects: Sequence[Mapping[str, Any]]) -> str:
         return json.dumps(objects, default=str)
 
 
-def _scalar_defaults(table: Table, given: Mapping[str, Any]) -> dict[str, Any]:
+@lru_cache(maxsize=None)
+def _scalar_defaults(table: Table, given: tuple[str, ...]) -> dict[str, Any]:
     """The Python-side scalar defaults of the columns a row leaves out (what
     SQLAlchemy's own INSERT would fill in)."""
     return {str(c.name): c.default.arg for c in table.columns      # str: orjson takes no subclass as a key
@@ -192,7 +193,7 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]
             return list(conn.execute(stmt, list(rows)).all())
         conn.execute(stmt, list(rows))
         return []
-    defaults = _scalar_defaults(table, rows[0])
+    defaults = _scalar_defaults(table, tuple(rows[0]))
     columns = tuple(rows[0]) + tuple(defaults)
     return driver_execute(conn, _unnest_insert(table, columns, returning, skip_conflicts_on),
                           _params(table, rows, columns, defaults, encoded or {}), fetch=bool(returning))
