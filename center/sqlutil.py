@@ -62,8 +62,14 @@ def driver_execute(conn: Connection, sql: str, params: Sequence[Any] | Mapping[s
     fairy = conn.connection
     dbapi = conn.dialect.loaded_dbapi
     cur = fairy.dbapi_connection.cursor(row_factory=namedtuple_row) if named else fairy.dbapi_connection.cursor()
+    # the engine's cursor events still see the statement (bench/ingest.py --profile times them)
+    before, after = conn.dispatch.before_cursor_execute, conn.dispatch.after_cursor_execute
     try:
+        if before:
+            before(conn, cur, sql, params, None, False)
         cur.execute(sql, params)
+        if after:
+            after(conn, cur, sql, params, None, False)
         return cur.fetchall() if fetch else []
     except dbapi.Error as e:
         lost = conn.dialect.is_disconnect(e, fairy.dbapi_connection, cur)

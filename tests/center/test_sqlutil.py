@@ -4,7 +4,7 @@ long or too big refused (never cut), Python-side defaults filled in."""
 from datetime import date, datetime
 
 import pytest
-from sqlalchemy import (JSON, BigInteger, Boolean, Column, Date, DateTime, Integer, MetaData, String, Table, bindparam,
+from sqlalchemy import (JSON, event, BigInteger, Boolean, Column, Date, DateTime, Integer, MetaData, String, Table, bindparam,
                         select, update)
 from sqlalchemy.exc import DataError, OperationalError
 
@@ -149,3 +149,12 @@ def test_on_postgresql_what_orjson_cannot_write_is_refused_by_the_database(pg_ur
         assert stored(e) == {}
     finally:
         e.dispose()
+
+
+def test_the_engines_cursor_events_see_a_driver_statement(engine):
+    seen = []
+    event.listen(engine, "before_cursor_execute", lambda conn, cur, sql, *_: seen.append(("before", sql)))
+    event.listen(engine, "after_cursor_execute", lambda conn, cur, sql, *_: seen.append(("after", sql)))
+    with engine.begin() as conn:
+        insert_rows(conn, things, [row(1)])
+    assert [k for k, sql in seen if "INSERT INTO things" in sql] == ["before", "after"]
