@@ -22,13 +22,14 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hallcore.bundle import PINNABLE
 
 from . import casework, flagwork, queries, upstreamwork
 from .bundle import etag_matches
-from .ingest import ingest, ingest_from, unstorable
+from .ingest import TokenChanged, ingest, ingest_from, unstorable
 from .integration import IntegrationSender, client_for_token
 from .service import Center
 
@@ -185,16 +186,33 @@ def _bearer(request: Request, what: str) -> str:
     return token.strip()
 
 
+UNKNOWN_DEVICE_TOKEN = "unknown device token; enroll the device with hall-center add-device"
+
+
 def bearer_device(request: Request, center: Annotated[Center, Depends(_center)]) -> str:
     """The device whose token is presented; 401 otherwise. Reads no body."""
     device = center.device_for_token(_bearer(request, "device token"))
     if device is None:
-        raise ApiError(401, "unauthorized", "unknown device token; enroll the device with "
-                                            "hall-center add-device")
+        raise ApiError(401, "unauthorized", UNKNOWN_DEVICE_TOKEN)
     return device
 
 
 Device = Annotated[str, Depends(bearer_device)]
+
+
+async def bearer_tablet(request: Request, center: Annotated[Center, Depends(_center)]) -> tuple[str, str]:
+    """bearer_device for POST /votes: (device, token hash), the token found in a
+    lookup up to a few seconds old; ingest checks the hash again under the
+    device's lock (TokenChanged: 401), so a rotated token stores nothing.
+    async: a token seen lately costs no worker thread, a lookup runs on one."""
+    token = _bearer(request, "device token")
+    found = center.token_seen(token) or await run_in_threadpool(center.device_for_token_checked_later, token)
+    if found is None:
+        raise ApiError(401, "unauthorized", UNKNOWN_DEVICE_TOKEN)
+    return found
+
+
+Tablet = Annotated[tuple[str, str], Depends(bearer_tablet)]
 
 
 def bearer_integration(request: Request, center: Annotated[Center, Depends(_center)]) -> IntegrationSender:
@@ -305,7 +323,7 @@ def _read(model: type[BaseModel], data: Any) -> Any:
 
 # The body is read only once the token is known good: an unauthenticated
 # client gets its 401 without the server parsing anything it sent.
-async def votes_body(request: Request, _device: Device) -> VotesIn:
+async def votes_body(request: Request, _tablet: Tablet) -> VotesIn:
     return _read(VotesIn, parse_json(await request.body()))
 
 
@@ -336,14 +354,18 @@ router = APIRouter(prefix="/api/v1")
 
 @router.post("/votes", response_model=VotesOut, response_model_exclude_unset=True, responses=ERRORS,
              openapi_extra=_body_schema(VotesIn))
-def post_votes(device: Device, batch: Annotated[VotesIn, Depends(votes_body)],
+def post_votes(tablet: Tablet, batch: Annotated[VotesIn, Depends(votes_body)],
                center: Annotated[Center, Depends(_center)]):
     """Store a batch of records; each id answers stored, duplicate or rejected (why)."""
+    device, digest = tablet
     _same_device(device, batch.device_id)
     if len(batch.votes) > center.cfg.max_batch:
         raise ApiError(413, "batch_too_large",
                        f"{len(batch.votes)} records in one batch; at most {center.cfg.max_batch}")
-    return _answers(ingest(center, batch.device_id, batch.votes))
+    try:
+        return _answers(ingest(center, batch.device_id, batch.votes, token_hash=digest))
+    except TokenChanged:
+        raise ApiError(401, "unauthorized", UNKNOWN_DEVICE_TOKEN) from None
 
 
 @router.post("/integration/evaluations", response_model=VotesOut, response_model_exclude_unset=True,
@@ -360,8 +382,13 @@ def post_evaluations(client: Integration, batch: Annotated[EvaluationsIn, Depend
 def _answers(results: list[dict[str, Any]]) -> JSONResponse:
     """A batch's answers (VotesOut) as ingest made them, sent as they are:
     validating a hundred of them again through the response model, on a
-    worker thread of its own, cost more than the rest of the answer."""
-    return JSONResponse({"results": results})
+    worker thread of its own, cost more than the rest of the answer. orjson
+    writes them (the standard encoder, as JSONResponse, for an integer id
+    orjson cannot hold)."""
+    try:
+        return Response(orjson.dumps({"results": results}), media_type="application/json")
+    except TypeError:
+        return JSONResponse({"results": results})
 
 
 @router.post("/devices/{device_id}/heartbeat", response_model=HeartbeatOut, responses=ERRORS,
@@ -385,8 +412,7 @@ def get_bundle(request: Request, device: Device, center: Annotated[Center, Depen
     with center.engine.connect() as conn:
         row = queries.device(conn, device)
         if row is None:          # gone between the token check and here
-            raise ApiError(401, "unauthorized", "unknown device token; enroll the device with "
-                                                "hall-center add-device")
+            raise ApiError(401, "unauthorized", UNKNOWN_DEVICE_TOKEN)
         built = center.bundles.latest(conn, row.hall_id, row.window_id)
     headers = {"ETag": built.etag, **BUNDLE_HEADERS}
     if etag_matches(request.headers.get("if-none-match"), built.etag):

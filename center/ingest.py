@@ -25,9 +25,11 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Mapping
+from functools import lru_cache
+from collections.abc import Mapping   # not typing's: isinstance on it is direct
+from typing import Any
 
 import orjson
 from sqlalchemy import BigInteger, DateTime, bindparam, case as sql_case, insert, select, update
@@ -41,7 +43,7 @@ from . import casework, channels, upstreamwork
 from .db import daily_stats, device_log, devices, record_conflicts, records
 from .enrollment import mismatch, region_for
 from .service import enrollment_from, locked_device
-from .sqlutil import add_counts, insert_new, is_retryable
+from .sqlutil import add_counts, execute_built, insert_new, is_retryable
 
 log = logging.getLogger("center.ingest")
 
@@ -159,8 +161,14 @@ def record_row(rec: Mapping[str, Any], department: str, received_at: datetime) -
         "matter_code": rec["matter_code"], "matter_name": rec["matter_name"],
         "result": rec["result"], "satisfaction_code": rec.get("satisfaction_code"),
         "bad": is_bad_review(rec), "channel": rec["channel"], "day": hall_day(at), "at": to_db(at),
-        "received_at": to_db(received_at), "body": dict(rec),
+        "received_at": _received(received_at), "body": dict(rec),
     }
+
+
+@lru_cache(maxsize=4)
+def _received(at: datetime) -> datetime:
+    """to_db of a batch's one receiving time, converted once rather than per record."""
+    return to_db(at)
 
 
 def stats_key(rec: Mapping[str, Any], day, department: str) -> tuple:
@@ -184,9 +192,11 @@ def add_to_daily_stats(conn, deltas: dict[tuple, dict[str, int]]) -> None:
                STATS_KEY_COLUMNS, STATS_COUNTS)
 
 
-def ingest(center, device_id: str, votes: list[Any]) -> list[dict[str, Any]]:
-    """Store a batch from `device_id` (already authenticated); one answer per vote, in order."""
-    return ingest_from(center, TabletSender(device_id), votes)
+def ingest(center, device_id: str, votes: list[Any], token_hash: str | None = None) -> list[dict[str, Any]]:
+    """Store a batch from `device_id` (already authenticated); one answer per vote, in order.
+    With `token_hash`, the device's row must still hold it (else TokenChanged):
+    the token was found in a lookup a few seconds old."""
+    return ingest_from(center, TabletSender(device_id, token_hash), votes)
 
 
 def ingest_from(center, sender, votes: list[Any]) -> list[dict[str, Any]]:
@@ -195,8 +205,10 @@ def ingest_from(center, sender, votes: list[Any]) -> list[dict[str, Any]]:
     checked = classify(sender.device_id, votes, now=center.clock(), bounds=center.cfg.record_bounds,
                        source=sender.source)
     one_by_one, retries = False, 0
+    verdicts, first = checked, [(v.status, v.reason) for v in checked]
     while True:                 # bounded: one switch to one by one, at most 4 retries
-        verdicts = [replace(v) for v in checked]     # a retried transaction starts from the checks
+        for v, (status, reason) in zip(verdicts, first):     # a retried transaction starts from the checks
+            v.status, v.reason = status, reason
         try:
             _store(center, sender, verdicts, one_by_one)
             return [v.answer() for v in verdicts]
@@ -243,7 +255,12 @@ def record_specific(exc: Exception) -> bool:
 
 
 _ENROLLED = (devices.c.device_id, devices.c.hall_id, devices.c.window_id, devices.c.region_code,
-             devices.c.max_seq)     # what a batch needs of the device's row (not its last heartbeat)
+             devices.c.max_seq, devices.c.token_hash)   # what a batch needs of the device's row (not its last heartbeat)
+
+
+class TokenChanged(Exception):
+    """The device's token is no longer the one presented (rotated, or the
+    device gone, since the lookup): nothing is stored, the request is 401."""
 
 
 class TabletSender:
@@ -251,13 +268,15 @@ class TabletSender:
     keeps the seq bookkeeping."""
     source = "tablet"
 
-    def __init__(self, device_id: str):
-        self.device_id = device_id
+    def __init__(self, device_id: str, token_hash: str | None = None):
+        self.device_id, self.token_hash = device_id, token_hash
 
     def check(self, conn, center, verdicts: list[Verdict]) -> None:
         """Lock the device's row and reject the accepted records not from its enrollment."""
         device_id = self.device_id
         device = locked_device(conn, device_id, *_ENROLLED)   # one batch of a device at a time: exact seq counts
+        if self.token_hash is not None and (device is None or device.token_hash != self.token_hash):
+            raise TokenChanged(device_id)
         if device is None:
             raise RuntimeError(f"device {device_id!r} authenticated but not enrolled")
         self.enrollment = enrollment = enrollment_from(device)
@@ -282,7 +301,7 @@ class TabletSender:
                 enrollment=dict(enrollment.as_json(), region_code=region)))
             log.info("device %s enrolled without a region: took %s from its first stored record",
                      device_id, region)
-        conn.execute(_COUNT_BATCH, {"d_id": device_id, "d_stored": w.stored, "d_new_seqs": len(w.new_seqs),
+        execute_built(conn, _COUNT_BATCH, {"d_id": device_id, "d_stored": w.stored, "d_new_seqs": len(w.new_seqs),
                                     "d_conflicts": len(w.conflicts), "d_rejected": rejected,
                                     "d_max_seq": w.max_seq, "d_at": to_db(now)})
 

@@ -5,6 +5,7 @@ The clock is injected so deadline and escalation tests control time.
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any, Callable
@@ -23,7 +24,7 @@ from .config import CenterConfig
 from .db import device_log, devices, make_engine, migrate, users
 from .deadlines import Deadlines
 from .enrollment import Enrollment
-from .sqlutil import read_connection
+from .sqlutil import execute_built, read_connection
 
 log = logging.getLogger("center.devices")
 
@@ -42,6 +43,12 @@ def clock_skew(clock: Any, now: datetime, bounds: TimeBounds) -> int | None:
     return round((t - now).total_seconds())
 
 
+# A device token found is trusted this long without a lookup by a caller that
+# checks it again in its own transaction (device_for_token_checked_later).
+TOKEN_TRUST_S = 5.0
+MAX_TOKENS_SEEN = 10_000
+
+
 def enrollment_from(row) -> Enrollment:
     return Enrollment(row.device_id, row.hall_id, row.window_id, row.region_code)
 
@@ -50,7 +57,8 @@ def locked_device(conn, device_id: str, *columns):
     """The device's row (`columns` of it, default all), locked until the
     transaction ends (PostgreSQL; SQLite writers are serialized anyway):
     enrollment changes and one device's batches take their turn."""
-    return conn.execute(_locking(columns or (devices,)), {"locked_device_id": device_id}).first()
+    rows = execute_built(conn, _locking(columns or (devices,)), {"locked_device_id": device_id})
+    return rows[0] if rows else None
 
 
 @lru_cache(maxsize=None)
@@ -79,6 +87,7 @@ class Center:
         self.deadlines = Deadlines(cfg.closing, cfg.holiday_file)
         self.bundles = BundleSource(cfg, self.deadlines.holidays)   # the tablets get the same calendar
         self.senders = dict(alerting.SENDERS if senders is None else senders)
+        self._tokens_seen: dict[str, tuple[str, float]] = {}     # token hash -> (device, when found)
 
     def migrate(self) -> None:
         migrate(self.engine)
@@ -160,6 +169,34 @@ class Center:
         with read_connection(self.engine) as conn:
             return conn.execute(select(devices.c.device_id)
                                 .where(devices.c.token_hash == token_hash(token))).scalar()
+
+    def token_seen(self, token: str) -> tuple[str, str] | None:
+        """device_for_token_checked_later without a lookup (no I/O): None when
+        the token was not found in the last TOKEN_TRUST_S seconds."""
+        digest = token_hash(token)
+        seen = self._tokens_seen.get(digest)
+        if seen is not None and time.monotonic() - seen[1] < TOKEN_TRUST_S:
+            return seen[0], digest
+        return None
+
+    def device_for_token_checked_later(self, token: str) -> tuple[str, str] | None:
+        """(device, token hash) of a token, from the last TOKEN_TRUST_S seconds'
+        lookups when it was found then (an unknown token is always looked up).
+        Only for a caller that checks the hash again in the transaction that
+        acts on it (ingest does, under the device's lock): a token rotated
+        meanwhile is refused there."""
+        found = self.token_seen(token)
+        if found is not None:
+            return found
+        digest, now = token_hash(token), time.monotonic()
+        device = self.device_for_token(token)
+        if device is None:
+            self._tokens_seen.pop(digest, None)
+            return None
+        if len(self._tokens_seen) >= MAX_TOKENS_SEEN:
+            self._tokens_seen.clear()
+        self._tokens_seen[digest] = (device, now)
+        return device, digest
 
     def heartbeat(self, device_id: str, beat: dict[str, Any]) -> dict[str, Any]:
         """Store the tablet's latest state; flag a clock off by more than the

@@ -13,7 +13,8 @@ import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping   # not typing's: isinstance on these is direct
+from typing import Any
 
 from hallcore.chain import PREV_FIELD, is_hash
 from hallcore.timebounds import DEADLINE_SPAN, DEFAULT_BOUNDS, TimeBounds
@@ -222,8 +223,8 @@ def validate_record(record: Any, *, require_seq: bool = True, now: datetime | No
     schema = r.get("schema")
     known = _int(schema) and schema in SCHEMA_VERSIONS
     own = schema if known else SCHEMA_VERSION     # unknown fields are judged by the record's own schema
-    unknown = sorted(r.keys() - _FIELD_SETS[own])
-    for f in unknown:
+    unknown = r.keys() - _FIELD_SETS[own]
+    for f in sorted(unknown) if unknown else ():
         errs.append(FieldError(f, r[f], f"no such field in schema {own}"))
 
     if not is_canonical_id(r.get("id")):
@@ -325,14 +326,15 @@ def validate_record(record: Any, *, require_seq: bool = True, now: datetime | No
             if r.get(f) is not None:
                 bad(f, "null: only a bad review has it")
 
-    already = {e.field for e in errs}
-    latest = None if now is None else now + bounds.ahead       # computed once: this runs for every record
+    already = {e.field for e in errs} if errs else ()
+    # computed once: this runs for every record
+    earliest, latest = bounds.earliest, None if now is None else now + bounds.ahead
+    latest_due = None if latest is None else latest + DEADLINE_SPAN
     for f, t in times.items():
         if t is None or f in already:
             continue
-        extra = DEADLINE_SPAN if f == "due_at" else timedelta(0)
-        if t < bounds.earliest or (latest is not None and t > latest + extra):
-            bad(f, bounds.problem(t, now, extra=extra))
+        if t < earliest or (latest is not None and t > (latest_due if f == "due_at" else latest)):
+            bad(f, bounds.problem(t, now, extra=DEADLINE_SPAN if f == "due_at" else timedelta(0)))
     return errs
 
 

@@ -100,6 +100,20 @@ def test_missing_or_unknown_token_is_401(client):
     assert r.status_code == 401 and "unknown device token" in r.json()["detail"]
 
 
+def test_a_token_rotated_since_its_lookup_stores_nothing_and_is_401(client, center):
+    # POST /votes trusts a token found a few seconds ago; the ingest transaction checks it again
+    first, second = make_vote("tab-03", 1), make_vote("tab-03", 2)
+    assert post(client, [first]).json()["results"][0]["status"] == "stored"
+    new_token = center.rotate_token("tab-03")        # within the trust window of the lookup above
+    r = post(client, [second])
+    assert r.status_code == 401 and "unknown device token" in r.json()["detail"]
+    assert stored_ids(center) == [first["id"]]
+    r = post(client, [second], headers={"Authorization": f"Bearer {new_token}"})
+    assert r.json()["results"] == [{"id": second["id"], "status": "stored"}]
+    with center.engine.connect() as conn:
+        assert conn.execute(select(devices.c.record_count)).scalar() == 2
+
+
 def test_token_of_another_device_is_403(client, center):
     center.add_device("tab-04", "taojiang", "04")
     r = post(client, [make_vote("tab-04", 1)], device_id="tab-04")

@@ -4,11 +4,12 @@ long or too big refused (never cut), Python-side defaults filled in."""
 from datetime import date, datetime
 
 import pytest
-from sqlalchemy import JSON, BigInteger, Boolean, Column, Date, DateTime, Integer, MetaData, String, Table, select
-from sqlalchemy.exc import DataError
+from sqlalchemy import (JSON, event, BigInteger, Boolean, Column, Date, DateTime, Integer, MetaData, String, Table, bindparam,
+                        select, update)
+from sqlalchemy.exc import DataError, OperationalError
 
 from center.db import make_engine
-from center.sqlutil import insert_new, insert_rows, read_connection
+from center.sqlutil import driver_execute, execute_built, insert_new, insert_rows, read_connection
 
 meta = MetaData()
 things = Table(
@@ -98,3 +99,62 @@ def test_read_connection_reads_without_a_transaction(engine):
         insert_new(conn, things, [row(2)])
         conn.rollback()
     assert sorted(stored(engine)) == ["t1"]
+
+
+BY_ID = select(things.c.id, things.c.n, things.c.body).where(things.c.id == bindparam("wanted"))
+SET_N = update(things).where(things.c.id == bindparam("wanted")).values(n=bindparam("new_n"))
+
+
+def test_a_statement_built_once_runs_with_its_rows_named_and_is_compiled_once(engine):
+    with engine.begin() as conn:
+        insert_rows(conn, things, [row(1), row(2)])
+        assert execute_built(conn, SET_N, {"wanted": "t2", "new_n": 20}) == []
+        for _ in range(2):          # the second time from the compiled text
+            (found,) = execute_built(conn, BY_ID, {"wanted": "t2"})
+            assert (found.id, found.n, found.body["名"]) == ("t2", 20, "李明")
+        assert execute_built(conn, BY_ID, {"wanted": "none"}) == []
+
+
+def test_a_driver_error_is_raised_as_sqlalchemys_with_the_drivers_error_kept(engine):
+    if engine.dialect.name != "postgresql":
+        pytest.skip("driver_execute runs on PostgreSQL only")
+    with pytest.raises(DataError) as e, engine.begin() as conn:
+        driver_execute(conn, "INSERT INTO things (id, big) VALUES (%s, %s)", ("much too long", 1))
+    assert "too long" in str(e.value.orig) and not e.value.connection_invalidated
+    with engine.connect() as conn:      # the pool's connection is still good
+        assert driver_execute(conn, "SELECT 1", (), fetch=True) == [(1,)]
+
+
+def test_a_connection_lost_under_driver_execute_is_sqlalchemys_operational_error_and_invalidated(engine):
+    # ingest fails the whole batch on it (the agent sends it again), never one record
+    if engine.dialect.name != "postgresql":
+        pytest.skip("driver_execute runs on PostgreSQL only")
+    with engine.connect() as conn:
+        pid = driver_execute(conn, "SELECT pg_backend_pid()", (), fetch=True)[0][0]
+        with engine.connect() as other:
+            other.exec_driver_sql(f"SELECT pg_terminate_backend({pid})")
+            other.commit()
+        with pytest.raises(OperationalError) as e:
+            driver_execute(conn, "SELECT 1", (), fetch=True)
+        assert e.value.connection_invalidated and conn.invalidated
+
+
+def test_on_postgresql_what_orjson_cannot_write_is_refused_by_the_database(pg_url):
+    e = make_engine(pg_url)
+    meta.create_all(e)
+    try:
+        for bad in (dict(big=2 ** 70), dict(id="\ud800")):
+            with pytest.raises(DataError), e.begin() as conn:
+                insert_rows(conn, things, [row(1), row(2, **bad)])
+        assert stored(e) == {}
+    finally:
+        e.dispose()
+
+
+def test_the_engines_cursor_events_see_a_driver_statement(engine):
+    seen = []
+    event.listen(engine, "before_cursor_execute", lambda conn, cur, sql, *_: seen.append(("before", sql)))
+    event.listen(engine, "after_cursor_execute", lambda conn, cur, sql, *_: seen.append(("after", sql)))
+    with engine.begin() as conn:
+        insert_rows(conn, things, [row(1)])
+    assert [k for k, sql in seen if "INSERT INTO things" in sql] == ["before", "after"]
