@@ -24,10 +24,23 @@ things = Table(
 )
 
 
+def _engine(url):
+    e = make_engine(url)
+    meta.create_all(e)
+    return e
+
+
 @pytest.fixture
 def engine(db_url):
-    e = make_engine(db_url)
-    meta.create_all(e)
+    e = _engine(db_url)
+    yield e
+    e.dispose()
+
+
+@pytest.fixture
+def pg_engine(pg_url):
+    """driver_execute is the PostgreSQL path only (SQLite keeps SQLAlchemy's)."""
+    e = _engine(pg_url)
     yield e
     e.dispose()
 
@@ -115,9 +128,8 @@ def test_a_statement_built_once_runs_with_its_rows_named_and_is_compiled_once(en
         assert execute_built(conn, BY_ID, {"wanted": "none"}) == []
 
 
-def test_a_driver_error_is_raised_as_sqlalchemys_with_the_drivers_error_kept(engine):
-    if engine.dialect.name != "postgresql":
-        pytest.skip("driver_execute runs on PostgreSQL only")
+def test_a_driver_error_is_raised_as_sqlalchemys_with_the_drivers_error_kept(pg_engine):
+    engine = pg_engine
     with pytest.raises(DataError) as e, engine.begin() as conn:
         driver_execute(conn, "INSERT INTO things (id, big) VALUES (%s, %s)", ("much too long", 1))
     assert "too long" in str(e.value.orig) and not e.value.connection_invalidated
@@ -125,10 +137,9 @@ def test_a_driver_error_is_raised_as_sqlalchemys_with_the_drivers_error_kept(eng
         assert driver_execute(conn, "SELECT 1", (), fetch=True) == [(1,)]
 
 
-def test_a_connection_lost_under_driver_execute_is_sqlalchemys_operational_error_and_invalidated(engine):
+def test_a_connection_lost_under_driver_execute_is_sqlalchemys_operational_error_and_invalidated(pg_engine):
     # ingest fails the whole batch on it (the agent sends it again), never one record
-    if engine.dialect.name != "postgresql":
-        pytest.skip("driver_execute runs on PostgreSQL only")
+    engine = pg_engine
     with engine.connect() as conn:
         pid = driver_execute(conn, "SELECT pg_backend_pid()", (), fetch=True)[0][0]
         with engine.connect() as other:
