@@ -28,7 +28,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from hallcore.bundle import PINNABLE
 
 from . import casework, flagwork, queries, upstreamwork
-from .bundle import etag_matches
+from .httpcache import etag_matches
 from .ingest import TokenChanged, ingest, ingest_from, unstorable
 from .integration import IntegrationSender, client_for_token
 from .service import Center

@@ -49,14 +49,6 @@ class Built:
         return f'"{self.sha256}"'
 
 
-def etag_matches(if_none_match: str | None, etag: str) -> bool:
-    """RFC 9110 If-None-Match: "*" or a list of (weak or strong) tags, compared weakly."""
-    if not if_none_match:
-        return False
-    tags = [t.strip() for t in if_none_match.split(",")]
-    return "*" in tags or etag in (t[2:] if t.startswith("W/") else t for t in tags)
-
-
 class BundleSource:
     def __init__(self, cfg: CenterConfig, holidays: LiveHolidayFile):
         self.cfg = cfg.bundle
@@ -132,4 +124,4 @@ class BundleSource:
         return data
 
 
-__all__ = ["BundleSource", "Built", "etag_matches"]
+__all__ = ["BundleSource", "Built"]

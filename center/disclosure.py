@@ -247,17 +247,7 @@ def etag_of(body: bytes) -> str:
     return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
 
 
-def etag_matches(if_none_match: str | None, etag: str) -> bool:
-    """RFC 9110 If-None-Match: `*`, or any listed tag equal under weak comparison."""
-    if not if_none_match:
-        return False
-    if if_none_match.strip() == "*":
-        return True
-    bare = etag.removeprefix("W/")
-    return any(t.strip().removeprefix("W/") == bare for t in if_none_match.split(","))
-
-
 __all__ = ["FIRST_YEAR", "case_staff_names", "Finding", "KINDS", "LAST_YEAR", "LOG_LABELS", "MAX_SUMMARY", "MONTHS_SHOWN", "MonthError",
-           "SummaryError", "check_summary", "etag_matches", "etag_of", "month_first", "month_label",
+           "SummaryError", "check_summary", "etag_of", "month_first", "month_label",
            "month_last", "month_param", "outcome", "parse_month", "personal_numbers", "publishable",
            "scrub_names", "staff_name", "typical_view"]

@@ -24,6 +24,7 @@ from hallcore.hallclock import hall_day
 
 from .. import directory_db, disclosure, queries, stats
 from ..directory import department_label
+from ..httpcache import etag_matches
 from ..pagecache import PageCache
 from ..service import Center
 from .deps import TEMPLATES, CenterDep
@@ -104,7 +105,7 @@ def public_page(request: Request, center: CenterDep):
         return _refusal(f"{disclosure.month_label(month)}没有可公开的评价数据，请从列表中选择月份", 404)
     page = cache.get(month, lambda: _render(center, month, months))
     headers = {"Cache-Control": f"public, max-age={center.cfg.public.max_age_s}", "ETag": page.etag}
-    if disclosure.etag_matches(request.headers.get("if-none-match"), page.etag):
+    if etag_matches(request.headers.get("if-none-match"), page.etag):
         return Response(status_code=304, headers=headers)
     return Response(page.body, media_type="text/html; charset=utf-8", headers=headers)
 

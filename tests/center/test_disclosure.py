@@ -8,9 +8,10 @@ import pytest
 
 from center.directory import from_mappings
 from center.disclosure import (
-    MAX_SUMMARY, MonthError, SummaryError, check_summary, etag_matches, etag_of, month_label, month_last,
+    MAX_SUMMARY, MonthError, SummaryError, check_summary, etag_of, month_label, month_last,
     month_param, outcome, parse_month, personal_numbers, publishable, scrub_names, staff_name, typical_view,
 )
+from center.httpcache import etag_matches
 
 
 @pytest.mark.parametrize("raw, first", [("2026-11", date(2026, 11, 1)), ("2024-02", date(2024, 2, 1)),
