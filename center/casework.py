@@ -38,11 +38,6 @@ def _alert_payload(rec: Mapping[str, Any], due_at: datetime) -> dict[str, Any]:
             "due_at": stamp(due_at)}
 
 
-def open_case(conn, center, rec: Mapping[str, Any], row: Mapping[str, Any], now: datetime) -> int:
-    """A new case for a freshly stored bad review, due by the center's calendar."""
-    return open_cases(conn, center, [(rec, row)], now)[0]
-
-
 def open_cases(conn, center, items: list[tuple[Mapping[str, Any], Mapping[str, Any]]],
                now: datetime) -> list[int]:
     """New cases for freshly stored bad reviews, (record, its records row)
@@ -283,4 +278,4 @@ def open_case_count(conn) -> int:
 
 
 __all__ = ["AUTO_SUPERVISION", "CaseError", "SYSTEM", "act", "case_view", "check_deadlines",
-           "insert_case", "insert_cases", "load_case", "open_case", "open_cases", "tick", "window_department", "write_change"]
+           "insert_case", "insert_cases", "load_case", "open_cases", "tick", "window_department", "write_change"]
