@@ -5,26 +5,11 @@ from __future__ import annotations
 
 import threading
 
-import pytest
 
 from kiosk.ui.sounds import Sounds
 from tests.support.kioskui import ADMIN_PIN, SCREENS_DIR, UiHarness
 
 MATTERS = (("M01", "居民身份证申领"), ("M02", "户口迁移登记"))
-
-
-@pytest.fixture
-def ui(tmp_path):
-    made: list[UiHarness] = []
-
-    def make(**kw) -> UiHarness:
-        h = UiHarness(tmp_path / f"h{len(made)}", **kw)
-        made.append(h)
-        return h
-
-    yield make
-    for h in made:
-        h.close()
 
 
 def test_three_level_evaluation_with_bad_review_reason_and_phone(ui):

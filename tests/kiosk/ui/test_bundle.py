@@ -7,7 +7,6 @@ read is not used; the window's staff show on the idle screen (screenshots
 under test-output/screens/)."""
 from __future__ import annotations
 
-import pytest
 
 from kiosk.config import TEST_OUTBOX
 from kiosk.ui.app import shown_staff
@@ -16,20 +15,6 @@ from tests.support.kioskui import UiHarness
 
 MATTERS = (("M01", "居民身份证申领"), ("M02", "户口迁移登记"))
 NEW_REASONS = ["窗口人员不足", "等候时间太长", "其他"]
-
-
-@pytest.fixture
-def ui(tmp_path):
-    made: list[UiHarness] = []
-
-    def make(**kw) -> UiHarness:
-        h = UiHarness(tmp_path / f"h{len(made)}", **kw)
-        made.append(h)
-        return h
-
-    yield make
-    for h in made:
-        h.close()
 
 
 def folder(h: UiHarness):
