@@ -5,6 +5,8 @@ Times are stored as naive UTC; center/timefmt.py turns them into hall time.
 """
 from __future__ import annotations
 
+import select
+import time
 from pathlib import Path
 
 from sqlalchemy import (
@@ -12,9 +14,12 @@ from sqlalchemy import (
     MetaData, SmallInteger, String, Table, Text, UniqueConstraint, create_engine, event, false,
 )
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DisconnectionError
 
 from hallcore.fsutil import create_private, restrict
 from hallcore.packagedata import shipped
+
+from .sqlutil import together_aware
 
 metadata = MetaData()
 
@@ -533,7 +538,53 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
         _sqlite_write_locks(engine)
         return engine
-    return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    engine = create_engine(url, pool_size=10, max_overflow=10)
+    _ping_when_idle(engine)
+    together_aware(engine)
+    return engine
+
+
+# A pooled connection used this many seconds ago, with nothing to read on its
+# socket, is taken without a ping.
+RECENTLY_USED_S = 5.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """pool_pre_ping, less its round trip on a busy server: a connection
+    checked in under RECENTLY_USED_S ago whose socket has nothing to read is
+    used at once (a server that closed or terminated it has written to the
+    socket, so its end shows as readable); any other is pinged first, and one
+    that fails the ping is replaced (DisconnectionError: the pool's retry)."""
+    in_at = "hall_checked_in"
+
+    @event.listens_for(engine, "checkin")
+    def _checkin(_dbapi_conn, record):
+        if record.info is not None:
+            record.info[in_at] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checkout(dbapi_conn, record, _proxy):
+        last = record.info.get(in_at)
+        if last is None:          # connected just now
+            return
+        if time.monotonic() - last < RECENTLY_USED_S and not _readable(dbapi_conn):
+            return
+        try:
+            ok = engine.dialect.do_ping(dbapi_conn)
+        except Exception as e:
+            raise DisconnectionError(f"the pooled connection failed its ping: {e}") from e
+        if not ok:
+            raise DisconnectionError("the pooled connection failed its ping")
+
+
+def _readable(dbapi_conn) -> bool:
+    """Whether an idle psycopg connection has input waiting (an error, a
+    notice, the end of the connection), without blocking."""
+    try:
+        fd = dbapi_conn.pgconn.socket
+        return bool(select.select([fd], [], [], 0)[0])
+    except Exception:       # closed or broken: the ping decides
+        return True
 
 
 def private_sqlite_files(path: Path) -> None:
