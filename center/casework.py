@@ -38,12 +38,13 @@ def _alert_payload(rec: Mapping[str, Any], due_at: datetime) -> dict[str, Any]:
             "due_at": stamp(due_at)}
 
 
-def open_cases(conn, center, items: list[tuple[Mapping[str, Any], Mapping[str, Any]]],
-               now: datetime) -> list[int]:
-    """New cases for freshly stored bad reviews, (record, its records row)
-    each, in one INSERT for the cases, one for their log lines and one for
-    their alerts (ingest opens a batch's cases together)."""
-    return insert_cases(conn, center, [_record_case(center, rec, row, now) for rec, row in items], now)
+def record_cases(center, items: list[tuple[Mapping[str, Any], Mapping[str, Any]]],
+                 now: datetime) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """The (case row, new-case alert payload) of each bad review of a batch,
+    (record, its records row) each, made before the records are written:
+    ingest inserts the cases of the records stored now in the records'
+    own statement, then calls cases_opened."""
+    return [_record_case(center, rec, row, now) for rec, row in items]
 
 
 def _record_case(center, rec: Mapping[str, Any], row: Mapping[str, Any],
@@ -76,12 +77,20 @@ def insert_cases(conn, center, new: list[tuple[Mapping[str, Any], Mapping[str, A
     their order."""
     if not new:
         return []
-    if len(new) == 1:
-        ids = [conn.execute(insert(cases).returning(cases.c.id), dict(new[0][0])).scalar_one()]
-    else:       # a batch's bad reviews: one statement, matched back by record id
+    if len(new) == 1:     # (a 综合点评 case has no record id to match by)
+        ids = [insert_rows(conn, cases, [dict(new[0][0])], returning=("id",))[0][0]]
+    else:       # several bad reviews: one statement, matched back by record id
         by_record = dict(insert_rows(conn, cases, [dict(values) for values, _ in new],
                                      returning=("record_id", "id")))
         ids = [by_record[values["record_id"]] for values, _ in new]
+    cases_opened(conn, center, new, ids, now, note)
+    return ids
+
+
+def cases_opened(conn, center, new: list[tuple[Mapping[str, Any], Mapping[str, Any]]], ids: list[int],
+                 now: datetime, note: str | None = None) -> None:
+    """The first log line and the new-case alert of each case just inserted
+    ((values, payload) and its id, in one order)."""
     log_rows = []
     for case_id, (values, _) in zip(ids, new):
         notes = [note] if note else []
@@ -92,7 +101,6 @@ def insert_cases(conn, center, new: list[tuple[Mapping[str, Any], Mapping[str, A
     insert_rows(conn, case_log, log_rows)
     alerting.enqueue_many(conn, center.cfg.alerts, "new_case",
                           [(case_id, dict(payload)) for case_id, (_, payload) in zip(ids, new)], now)
-    return ids
 
 
 AUTO_SUPERVISION = "超期未反馈，自动督办"
@@ -278,4 +286,4 @@ def open_case_count(conn) -> int:
 
 
 __all__ = ["AUTO_SUPERVISION", "CaseError", "SYSTEM", "act", "case_view", "check_deadlines",
-           "insert_case", "insert_cases", "load_case", "open_cases", "tick", "window_department", "write_change"]
+           "cases_opened", "insert_case", "insert_cases", "load_case", "record_cases", "tick", "window_department", "write_change"]

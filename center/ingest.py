@@ -13,12 +13,14 @@ again under another id is logged), and a bad review opens a case.
 
 The batch is one transaction; the device row is locked first and records are
 written in id order, so concurrent batches cannot deadlock on each other. The
-records are written with a few set-based statements (all rows in one INSERT,
-the batch's cases in one, its rollup in one upsert); if that fails for any
-reason but the database itself, the transaction is rolled back and the
-batch written again one by one, each record in its own savepoint: the one
-that fails is `rejected` with an error id that is also in the log, the
-others are stored. One record can neither fail nor block a batch.
+records are written with a few set-based statements (all rows and the cases
+of their bad reviews in one INSERT, on PostgreSQL; the cases' log lines and
+alerts, the rollup upsert and the device's counters held and sent together
+as one more: sqlutil.together); if that fails for any reason but the
+database itself, the transaction is rolled back and the batch written again
+one by one, each record in its own savepoint: the one that fails is
+`rejected` with an error id that is also in the log, the others are stored.
+One record can neither fail nor block a batch.
 """
 from __future__ import annotations
 
@@ -33,17 +35,17 @@ from typing import Any
 
 import orjson
 from sqlalchemy import BigInteger, DateTime, bindparam, case as sql_case, insert, select, update
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from hallcore.hallclock import hall_day, to_db
 from hallcore.record import is_bad_review, parse_time, validate_record
 from hallcore.timebounds import DEFAULT_BOUNDS, TimeBounds
 
 from . import casework, channels, upstreamwork
-from .db import daily_stats, device_log, devices, record_conflicts, records
+from .db import cases, daily_stats, device_log, devices, record_conflicts, records
 from .enrollment import mismatch, region_for
 from .service import enrollment_from, locked_device
-from .sqlutil import add_counts, execute_built, insert_new, is_retryable
+from .sqlutil import add_counts, execute_built, insert_new_with_children, is_retryable, together
 
 log = logging.getLogger("center.ingest")
 
@@ -325,17 +327,26 @@ def _store(center, sender, verdicts: list[Verdict], one_by_one: bool) -> None:
     now = center.clock()
     device_id = sender.device_id
     with center.engine.begin() as conn:
-        sender.check(conn, center, verdicts)
-        accepted = sorted((v for v in verdicts if v.status == "accepted"), key=lambda v: v.record["id"])
-        seqs = {v.record["seq"] for v in accepted}
-        # an agent sends in seq order: a batch above every seq stored needs no lookup
-        known = _stored_seqs(conn, device_id, seqs) if seqs and min(seqs) <= sender.max_seq else set()
-        w = _write_isolated(conn, center, device_id, accepted, now, known, one_by_one)
+        # a batch's trailing writes sent as one statement (sqlutil.together): an error of its
+        # records that shows only there fails the batch, which is then stored one by one
+        try:
+            with together(conn, enabled=not one_by_one):
+                sender.check(conn, center, verdicts)
+                accepted = sorted((v for v in verdicts if v.status == "accepted"), key=lambda v: v.record["id"])
+                seqs = {v.record["seq"] for v in accepted}
+                # an agent sends in seq order: a batch above every seq stored needs no lookup
+                known = _stored_seqs(conn, device_id, seqs) if seqs and min(seqs) <= sender.max_seq else set()
+                w = _write_isolated(conn, center, device_id, accepted, now, known, one_by_one)
+                sender.account(conn, w, sum(1 for v in verdicts if v.status == "rejected"), now)
+        except DBAPIError as e:
+            if one_by_one or not record_specific(e):
+                raise
+            log.warning("a batch of records from %s failed (%r); storing them one by one", device_id, e)
+            raise BatchFailed() from e
         for v in accepted:
             if v.index in w.status:
                 v.status = w.status[v.index]
         _log_findings(device_id, w)
-        sender.account(conn, w, sum(1 for v in verdicts if v.status == "rejected"), now)
 
 
 def _stored_seqs(conn, device_id: str, seqs: set[int]) -> set[int]:
@@ -387,7 +398,16 @@ def _write(conn, center, device_id: str, items: list[Verdict], now: datetime, kn
     # the body is the JSON text the storability check made (a record checked elsewhere, the QR
     # page's, has none: its row's body is encoded)
     texts = [v.text for v in items]
-    new_ids = set(insert_new(conn, records, rows, "id", encoded={"body": texts} if None not in texts else None))
+    # the cases of the bad reviews among them go in with them (one statement on PostgreSQL), for
+    # the records stored now: made for each id's first copy, the one stored if it is new
+    first: dict[str, tuple] = {}
+    for v, row in zip(items, rows):
+        first.setdefault(v.record["id"], (v.record, row))
+    bad = casework.record_cases(center, [item for item in first.values() if item[1]["bad"]], now)
+    new_ids, case_ids = insert_new_with_children(
+        conn, records, rows, "id", cases, [values for values, _ in bad], "record_id",
+        encoded={"body": texts} if None not in texts else None)
+    new_ids = set(new_ids)
     w = Written()
     seen = set(known)
     deltas: dict[tuple, dict[str, int]] = {}
@@ -415,7 +435,8 @@ def _write(conn, center, device_id: str, items: list[Verdict], now: datetime, kn
             d["bad" if row["bad"] else "good"] += 1
     if repeats:
         w.conflicts = _conflicts(conn, device_id, repeats, now)
-    casework.open_cases(conn, center, [(v.record, row) for v, row in stored if row["bad"]], now)
+    opened = [(values, payload) for values, payload in bad if values["record_id"] in case_ids]
+    casework.cases_opened(conn, center, opened, [case_ids[values["record_id"]] for values, _ in opened], now)
     upstreamwork.enqueue_stored(conn, center, [row for _, row in stored], now)   # the provincial push
     add_to_daily_stats(conn, deltas)
     return w

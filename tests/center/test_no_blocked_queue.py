@@ -141,18 +141,18 @@ def test_a_record_the_database_refuses_is_rejected_alone_with_an_error_id_in_the
 def test_a_failure_while_opening_a_case_takes_back_that_record_only(tablet_api, api_center, monkeypatch):
     batch = [make_vote("tab-03", i, bad=True) for i in range(1, 4)]
     poison = batch[1]["id"]
-    real_open = casework.open_cases
+    real_cases = casework.record_cases
 
-    def open_cases(conn, c, items, now):          # ingest opens a batch's cases together
+    def record_cases(c, items, now):          # ingest makes a batch's cases together
         if any(rec["id"] == poison for rec, _row in items):
             raise ValueError("the calendar broke on this one")
-        return real_open(conn, c, items, now)
-    monkeypatch.setattr(casework, "open_cases", open_cases)
+        return real_cases(c, items, now)
+    monkeypatch.setattr(casework, "record_cases", record_cases)
     res = post_votes(tablet_api, batch).json()["results"]
     assert [x["status"] for x in res] == ["stored", "rejected", "stored"]
     assert poison not in stored_ids(api_center)                        # never a bad review without its case
     assert count(api_center, cases) == 2
-    monkeypatch.setattr(casework, "open_cases", real_open)
+    monkeypatch.setattr(casework, "record_cases", real_cases)
     assert post_votes(tablet_api, [batch[1]]).json()["results"][0]["status"] == "stored"   # sent again: stored
 
 
@@ -183,3 +183,27 @@ def test_a_record_the_checks_themselves_fail_on_is_rejected_alone(tablet_api, mo
         res = post_votes(tablet_api, batch).json()["results"]
     assert [x["status"] for x in res] == ["stored", "rejected", "stored"]
     assert any(_error_id(res[1]["reason"]) in m for m in caplog.messages)
+
+
+def test_a_write_that_fails_only_where_a_batchs_last_writes_are_sent_takes_back_that_record_only(pg_url, tmp_path):
+    # on PostgreSQL a batch's log lines, alerts, rollup and device counters go as one statement
+    # (sqlutil.together): a record whose rollup row the database refuses fails there, and the
+    # batch is then written one by one, that record alone rejected
+    c = make_center(pg_url, tmp_path)
+    c.add_device("tab-03", "taojiang", "03")
+    with c.engine.begin() as conn:
+        conn.exec_driver_sql("CREATE FUNCTION no_poison() RETURNS trigger LANGUAGE plpgsql AS "
+                             "$$ BEGIN RAISE EXCEPTION 'no rollup for this staff'; END $$")
+        conn.exec_driver_sql("CREATE TRIGGER no_poison BEFORE INSERT ON daily_stats FOR EACH ROW "
+                             "WHEN (NEW.staff_name = '毒') EXECUTE FUNCTION no_poison()")
+    batch = [make_vote("tab-03", 1, bad=True), make_vote("tab-03", 2, staff_name="毒"), make_vote("tab-03", 3)]
+    res = ingest_module.ingest(c, "tab-03", batch)
+    assert [x["status"] for x in res] == ["stored", "rejected", "stored"]
+    assert "could not store this record" in res[1]["reason"]
+    assert stored_ids(c) == sorted(batch[i]["id"] for i in (0, 2))
+    assert count(c, cases) == 1 and count(c, alerts) >= 1
+    with c.engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT sum(total) FROM daily_stats").scalar() == 2
+        dev = conn.execute(select(devices)).one()
+    assert (dev.record_count, dev.rejected_count) == (2, 1)
+    c.engine.dispose()

@@ -4,12 +4,13 @@ long or too big refused (never cut), Python-side defaults filled in."""
 from datetime import date, datetime
 
 import pytest
-from sqlalchemy import (JSON, event, BigInteger, Boolean, Column, Date, DateTime, Integer, MetaData, String, Table, bindparam,
-                        select, update)
+from sqlalchemy import (JSON, event, BigInteger, Boolean, Column, Date, DateTime, ForeignKey, Integer, MetaData, String,
+                        Table, bindparam, select, text, update)
 from sqlalchemy.exc import DataError, OperationalError
 
 from center.db import make_engine
-from center.sqlutil import driver_execute, execute_built, insert_new, insert_rows, read_connection
+from center.sqlutil import (add_counts, driver_execute, execute_built, insert_new, insert_new_with_children,
+                            insert_rows, read_connection, together)
 
 meta = MetaData()
 things = Table(
@@ -21,6 +22,17 @@ things = Table(
     Column("day", Date),
     Column("at", DateTime),
     Column("body", JSON),
+)
+notes = Table(          # at most one per thing (as a bad review's case is its record's)
+    "notes", meta,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("thing_id", String(8), ForeignKey("things.id"), unique=True, nullable=False),
+    Column("says", String(20), nullable=False),
+)
+tallies = Table(
+    "tallies", meta,
+    Column("k", String(8), primary_key=True),
+    Column("c", Integer, nullable=False),
 )
 
 
@@ -81,7 +93,7 @@ def test_encoded_json_text_is_stored_as_given_on_postgresql(engine):
 
 @pytest.mark.parametrize("bad", [dict(id="t" * 9), dict(n=2 ** 31), dict(big=2 ** 63)])
 def test_on_postgresql_a_value_too_long_or_too_big_is_refused_never_cut(pg_url, bad):
-    # the arrays are sent as text[] and bigint[], not varchar(8)[] or integer[]: an explicit cast
+    # the fields are read as text and bigint, not varchar(8) or integer: an explicit cast
     # would cut a long text silently; the INSERT's own assignment refuses it (SQLite checks neither)
     engine = make_engine(pg_url)
     meta.create_all(engine)
@@ -169,3 +181,61 @@ def test_the_engines_cursor_events_see_a_driver_statement(engine):
     with engine.begin() as conn:
         insert_rows(conn, things, [row(1)])
     assert [k for k, sql in seen if "INSERT INTO things" in sql] == ["before", "after"]
+
+
+def statements(engine) -> list[str]:
+    seen: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda conn, cur, sql, *_: seen.append(sql))
+    return seen
+
+
+def test_together_sends_a_blocks_writes_as_one_statement_and_in_order(engine):
+    seen = statements(engine)
+    with engine.begin() as conn, together(conn):
+        insert_rows(conn, things, [row(1)])
+        add_counts(conn, tallies, [dict(k="a", c=1)], ("k",), ("c",))
+        execute_built(conn, SET_N, {"wanted": "t1", "new_n": 10})     # things again: after the two
+        (found,) = execute_built(conn, BY_ID, {"wanted": "t1"})        # a read sees what came before it
+        assert found.n == 10
+        add_counts(conn, tallies, [dict(k="a", c=2)], ("k",), ("c",))
+        assert conn.execute(select(tallies.c.c)).scalar() == 3        # SQLAlchemy's own execute too
+        insert_rows(conn, things, [row(2)])
+    assert sorted(stored(engine)) == ["t1", "t2"] and stored(engine)["t1"].n == 10
+    writes = [sql for sql in seen if sql.startswith(("INSERT", "UPDATE", "WITH"))]
+    if engine.dialect.name == "postgresql":
+        assert writes[0].startswith("WITH w1 AS (INSERT INTO things") and "INSERT INTO tallies" in writes[0]
+        assert len(writes) == 4        # the two together; the update; the second count, the second row
+    else:
+        assert len(writes) == 5        # SQLite: each as it comes
+
+
+def test_a_held_write_the_database_refuses_is_raised_where_the_block_sends_it(pg_engine):
+    with pytest.raises(DataError), pg_engine.begin() as conn:
+        with together(conn):
+            insert_rows(conn, things, [row(1, id="much too long")])     # held: nothing raised yet
+            add_counts(conn, tallies, [dict(k="a", c=1)], ("k",), ("c",))
+    assert stored(pg_engine) == {}
+    with pg_engine.connect() as conn:
+        assert conn.execute(select(tallies)).all() == []
+
+
+def test_insert_new_with_children_inserts_the_children_of_the_new_rows_only(engine):
+    with engine.begin() as conn:
+        insert_new(conn, things, [row(1)])
+    with engine.begin() as conn:
+        new, children = insert_new_with_children(
+            conn, things, [row(1), row(2), row(2, n=99)], "id", notes,
+            [dict(thing_id="t1", says="again"), dict(thing_id="t2", says="new")], "thing_id")
+    assert new == ["t2"] and list(children) == ["t2"]
+    with engine.connect() as conn:
+        got = conn.execute(select(notes.c.id, notes.c.thing_id, notes.c.says)).all()
+    assert [(r.id, r.thing_id, r.says) for r in got] == [(children["t2"], "t2", "new")]
+    assert stored(engine)["t2"].n == 2
+
+
+def test_a_json_none_is_stored_as_null_not_as_json_null(pg_engine):
+    with pg_engine.begin() as conn:
+        insert_rows(conn, things, [row(1, body=None), row(2)])
+    with pg_engine.connect() as conn:
+        nulls = dict(conn.execute(text("SELECT id, body IS NULL FROM things")).all())
+    assert nulls == {"t1": True, "t2": False}
