@@ -14,8 +14,10 @@ import secrets
 import sys
 import threading
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Annotated, Any
 
+import anyio
 import orjson
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.exception_handlers import http_exception_handler
@@ -352,10 +354,23 @@ ERRORS = {401: {"model": ErrorOut}, 403: {"model": ErrorOut}, 413: {"model": Err
 router = APIRouter(prefix="/api/v1")
 
 
+async def _writing(request: Request, fn, *args) -> Any:
+    """fn(*args) (a batch's write) on a worker thread, at most `[center]
+    ingest_at_once` of them at a time in this instance: the others wait here
+    on the event loop, holding no thread. Two at a time keep a small machine
+    busy (one computes while the other waits for PostgreSQL); more only make
+    Python's threads take turns at the interpreter lock, at a cost of its own."""
+    state = request.app.state
+    limiter = getattr(state, "ingest_limiter", None)
+    if limiter is None:         # made here, in the event loop, the first time (no await in between)
+        limiter = state.ingest_limiter = anyio.CapacityLimiter(state.center.cfg.ingest_at_once)
+    return await anyio.to_thread.run_sync(fn, *args, limiter=limiter)
+
+
 @router.post("/votes", response_model=VotesOut, response_model_exclude_unset=True, responses=ERRORS,
              openapi_extra=_body_schema(VotesIn))
-def post_votes(tablet: Tablet, batch: Annotated[VotesIn, Depends(votes_body)],
-               center: Annotated[Center, Depends(_center)]):
+async def post_votes(request: Request, tablet: Tablet, batch: Annotated[VotesIn, Depends(votes_body)],
+                     center: Annotated[Center, Depends(_center)]):
     """Store a batch of records; each id answers stored, duplicate or rejected (why)."""
     device, digest = tablet
     _same_device(device, batch.device_id)
@@ -363,20 +378,22 @@ def post_votes(tablet: Tablet, batch: Annotated[VotesIn, Depends(votes_body)],
         raise ApiError(413, "batch_too_large",
                        f"{len(batch.votes)} records in one batch; at most {center.cfg.max_batch}")
     try:
-        return _answers(ingest(center, batch.device_id, batch.votes, token_hash=digest))
+        return _answers(await _writing(request, partial(ingest, center, batch.device_id, batch.votes,
+                                                        token_hash=digest)))
     except TokenChanged:
         raise ApiError(401, "unauthorized", UNKNOWN_DEVICE_TOKEN) from None
 
 
 @router.post("/integration/evaluations", response_model=VotesOut, response_model_exclude_unset=True,
              responses=ERRORS, openapi_extra=_body_schema(EvaluationsIn))
-def post_evaluations(client: Integration, batch: Annotated[EvaluationsIn, Depends(evaluations_body)],
-                     center: Annotated[Center, Depends(_center)]):
+async def post_evaluations(request: Request, client: Integration,
+                           batch: Annotated[EvaluationsIn, Depends(evaluations_body)],
+                           center: Annotated[Center, Depends(_center)]):
     """Store the platform's evaluations; each id answers stored, duplicate or rejected (why)."""
     if len(batch.evaluations) > center.cfg.max_batch:
         raise ApiError(413, "batch_too_large",
                        f"{len(batch.evaluations)} records in one batch; at most {center.cfg.max_batch}")
-    return _answers(ingest_from(center, client, batch.evaluations))
+    return _answers(await _writing(request, ingest_from, center, client, batch.evaluations))
 
 
 def _answers(results: list[dict[str, Any]]) -> JSONResponse:

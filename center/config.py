@@ -78,6 +78,7 @@ class CenterConfig:
     session_idle_s: int = 3600           # a dashboard session unused this long ends
     session_max_s: int = 12 * 3600       # every dashboard session ends this long after login
     max_batch: int = 500
+    ingest_at_once: int = 2              # batches one instance writes at a time (the rest wait their turn)
     max_body_bytes: int = 2 * 1024 * 1024
     clock_skew_warn_s: int = 120
     region_code: str | None = None       # the county's 行政区划代码: add-device's default
@@ -231,6 +232,7 @@ def load_config(path: str | Path) -> CenterConfig:
         session_idle_s=c.int("session_idle_s", 3600, min=60, max=7 * 86400),
         session_max_s=c.int("session_max_s", 12 * 3600, min=60, max=30 * 86400),
         max_batch=c.int("max_batch", 500, min=1, max=10000),
+        ingest_at_once=c.int("ingest_at_once", 2, min=1, max=64),
         max_body_bytes=c.int("max_body_bytes", 2 * 1024 * 1024, min=1024, max=64 * 1024 * 1024),
         clock_skew_warn_s=c.int("clock_skew_warn_s", 120, min=1),
         region_code=_region(c),

@@ -210,3 +210,42 @@ def test_unstorable_text_is_rejected_not_a_server_error(client, center):
     hb = client.post("/api/v1/devices/tab-03/heartbeat",
                      json={"pending": 0, "clock": NOW.isoformat(), "last_error": "x\x00"})
     assert hb.status_code == 422
+
+
+@pytest.mark.parametrize("at_once", [1, 2])
+def test_an_instance_writes_at_most_ingest_at_once_batches_at_a_time(tmp_path, monkeypatch, at_once):
+    import asyncio
+    import threading
+    import time
+
+    import httpx
+
+    import center.api as api
+    c = make_center(f"sqlite:///{tmp_path / 'c.sqlite3'}", tmp_path, clock=Clock(NOW), ingest_at_once=at_once)
+    tokens = {f"tab-{i}": c.add_device(f"tab-{i}", "taojiang", "03") for i in range(4)}
+    lock, now, most = threading.Lock(), [0], [0]
+    real = api.ingest
+
+    def counted(*args, **kw):          # the real write, its overlap counted (each held 0.2 s)
+        with lock:
+            now[0] += 1
+            most[0] = max(most[0], now[0])
+        try:
+            time.sleep(0.2)
+            return real(*args, **kw)
+        finally:
+            with lock:
+                now[0] -= 1
+    monkeypatch.setattr(api, "ingest", counted)
+
+    async def four_at_once():
+        transport = httpx.ASGITransport(app=create_app(c))
+        async with httpx.AsyncClient(transport=transport, base_url="http://center") as client:
+            return await asyncio.gather(*(client.post(
+                "/api/v1/votes", headers={"Authorization": f"Bearer {t}"},
+                json={"device_id": d, "votes": [make_vote(d, 1, window_id="03")]}) for d, t in tokens.items()))
+    answers = asyncio.run(four_at_once())
+    assert [a.status_code for a in answers] == [200] * 4
+    assert most[0] == at_once            # the others waited their turn; none was refused
+    assert len(stored_ids(c)) == 4
+    c.engine.dispose()

@@ -100,6 +100,7 @@ def test_log_lines_are_in_the_centers_hall_zone_on_a_utc_server(tmp_path):
     ("port = 0\n", "center.port"),
     ('closing = "half past five"\n', "center.closing"),
     ("colour = 1\n", "center.colour"),
+    ("ingest_at_once = 0\n", "center.ingest_at_once"),
     ('timezone = "CST"\n', "center.timezone"),
     ('[alerts]\nwebhook_url = "ftp://x"\n', "alerts.webhook_url"),
     ("[alerts]\nlease_s = 1\n", "alerts.lease_s"),
