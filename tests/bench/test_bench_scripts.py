@@ -50,6 +50,8 @@ def test_ingest_bench_measures_the_center_against_raw_psycopg(pg_admin_url):
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = last_json(proc.stdout)
     assert out["records"] == 800 and out["ingest_per_s_postgres"] > 0 and out["raw_pg_per_s"] > 0
+    # one round: its ratio is the center's rate over the mean of the raw rates around it
+    assert out["round_ratios"] == [out["ratio_to_raw"]]
     assert abs(out["ratio_to_raw"] - out["ingest_per_s_postgres"] / out["raw_pg_per_s"]) < 0.002
 
 
