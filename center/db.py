@@ -559,8 +559,7 @@ def _ping_when_idle(engine: Engine) -> None:
 
     @event.listens_for(engine, "checkin")
     def _checkin(_dbapi_conn, record):
-        if record.info is not None:
-            record.info[in_at] = time.monotonic()
+        record.info[in_at] = time.monotonic()
 
     @event.listens_for(engine, "checkout")
     def _checkout(dbapi_conn, record, _proxy):

@@ -8,7 +8,7 @@ from functools import lru_cache
 from typing import Any, Iterator, Mapping, Sequence
 
 import orjson
-from sqlalchemy import JSON, event, BigInteger, Boolean, Date, DateTime, Integer, SmallInteger, String, Table, Text
+from sqlalchemy import JSON, BigInteger, Boolean, Date, DateTime, Integer, SmallInteger, String, Table, Text, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
@@ -151,7 +151,6 @@ def together(conn: Connection, enabled: bool = True) -> Iterator[None]:
     conn.info[_TOGETHER] = pending = _Together(conn)
     try:
         yield
-        conn.info.pop(_TOGETHER, None)
         pending.flush()
     finally:
         conn.info.pop(_TOGETHER, None)
@@ -271,6 +270,13 @@ def _scalar_defaults(table: Table, given: tuple[str, ...]) -> dict[str, Any]:
             if c.name not in given and c.default is not None and c.default.is_scalar}
 
 
+def _insert_columns(table: Table, rows: Sequence[Mapping[str, Any]]) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """(the scalar defaults of the columns the rows leave out, every column
+    written: the rows' own, then those), for _unnest_insert and _params."""
+    defaults = _scalar_defaults(table, tuple(rows[0]))
+    return defaults, tuple(rows[0]) + tuple(defaults)
+
+
 def insert_rows(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]], *,
                 returning: tuple[str, ...] = (), skip_conflicts_on: str | None = None,
                 encoded: Mapping[str, Sequence[str]] | None = None) -> list[Any]:
@@ -294,8 +300,7 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]
             return list(conn.execute(stmt, list(rows)).all())
         conn.execute(stmt, list(rows))
         return []
-    defaults = _scalar_defaults(table, tuple(rows[0]))
-    columns = tuple(rows[0]) + tuple(defaults)
+    defaults, columns = _insert_columns(table, rows)
     return driver_execute(conn, _unnest_insert(table, columns, returning, skip_conflicts_on),
                           _params(table, rows, columns, defaults, encoded or {}), fetch=bool(returning))
 
@@ -352,10 +357,8 @@ def insert_new_with_children(conn: Connection, table: Table, rows: Sequence[Mapp
         fresh = set(new)
         picked = [r for r in child_rows if r[child_key] in fresh]
         return new, dict(insert_rows(conn, child, picked, returning=(child_key, "id")))
-    defaults = _scalar_defaults(table, tuple(rows[0]))
-    columns = tuple(rows[0]) + tuple(defaults)
-    child_defaults = _scalar_defaults(child, tuple(child_rows[0]))
-    child_columns = tuple(child_rows[0]) + tuple(child_defaults)
+    defaults, columns = _insert_columns(table, rows)
+    child_defaults, child_columns = _insert_columns(child, child_rows)
     sql = _with_children(table, columns, key, child, child_columns, child_key)
     params = (_params(table, rows, columns, defaults, encoded or {})
               + _params(child, child_rows, child_columns, child_defaults, {}))
