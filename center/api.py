@@ -8,11 +8,13 @@ GET  /api/v1/health
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import secrets
 import sys
 import threading
+import weakref
 from contextlib import asynccontextmanager
 from functools import partial
 from typing import Annotated, Any
@@ -359,11 +361,17 @@ async def _writing(request: Request, fn, *args) -> Any:
     ingest_at_once` of them at a time in this instance: the others wait here
     on the event loop, holding no thread. Two at a time keep a small machine
     busy (one computes while the other waits for PostgreSQL); more only make
-    Python's threads take turns at the interpreter lock, at a cost of its own."""
+    Python's threads take turns at the interpreter lock, at a cost of its own.
+
+    One limiter per event loop (uvicorn runs one per process): a limiter
+    waits on its own loop's events, and one app may serve several loops (a
+    TestClient per thread), where a shared limiter left a waiter hanging."""
     state = request.app.state
-    limiter = getattr(state, "ingest_limiter", None)
-    if limiter is None:         # made here, in the event loop, the first time (no await in between)
-        limiter = state.ingest_limiter = anyio.CapacityLimiter(state.center.cfg.ingest_at_once)
+    loop = asyncio.get_running_loop()
+    with state.ingest_limiters_lock:
+        limiter = state.ingest_limiters.get(loop)
+        if limiter is None:
+            limiter = state.ingest_limiters[loop] = anyio.CapacityLimiter(state.center.cfg.ingest_at_once)
     return await anyio.to_thread.run_sync(fn, *args, limiter=limiter)
 
 
@@ -511,6 +519,8 @@ def create_app(center: Center, *, worker: bool = False) -> FastAPI:
     app = FastAPI(title="hall-center", version="1", lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="County service center: receives hall tablets' evaluation records")
     app.state.center = center
+    app.state.ingest_limiters = weakref.WeakKeyDictionary()    # event loop -> its CapacityLimiter (_writing)
+    app.state.ingest_limiters_lock = threading.Lock()
     _add_error_handlers(app)
     app.include_router(router)
 
