@@ -50,7 +50,7 @@ def rounds(votes: list[dict], client: int) -> list[list[dict]]:
     return [order[i:i + BATCH] for i in range(0, len(order), BATCH)]
 
 
-def run_clients(targets: list, timeout: float = 600) -> tuple[list[dict], list[str]]:
+def run_clients(targets: list, timeout: float = 180) -> tuple[list[dict], list[str]]:
     """Run `targets` (callables returning answers) in threads started together."""
     answers: list[dict] = []
     errors: list[str] = []
