@@ -186,7 +186,17 @@ def parse_time(value: Any) -> datetime | None:
 
 
 def _text(v: Any, *, empty: bool = False, limit: int = MAX_TEXT) -> bool:
-    return isinstance(v, str) and (empty or v.strip() != "") and len(v) <= limit
+    # `v and not v.isspace()` is `v.strip() != ""` without making the stripped copy
+    return isinstance(v, str) and len(v) <= limit and (empty or (v != "" and not v.isspace()))
+
+
+def _texts(r: Mapping[str, Any], checks: tuple[tuple[str, int, bool, str], ...], errs: list) -> None:
+    """The text fields `checks` names ((field, limit, may be empty, expected)),
+    each bad one in `errs`: one loop, not a call per field (this runs for every record)."""
+    for f, limit, empty, expected in checks:
+        v = r.get(f)
+        if not (isinstance(v, str) and len(v) <= limit and (empty or (v != "" and not v.isspace()))):
+            errs.append(FieldError(f, v, expected))
 
 
 def _int(v: Any) -> bool:
@@ -202,6 +212,17 @@ def is_canonical_id(value: Any) -> bool:
 
 
 TIME_FIELDS = ("called_at", "finished_at", "prompted_at", "voted_at", "due_at")
+
+# validate_record's text fields, in the order it reports them: (field, limit, may be empty, expected)
+_DEVICE_TEXT = (("device_id", 64, False, "a non-empty device id of at most 64 characters"),)
+_PLACE_TEXTS = (
+    ("hall_id", 64, False, "a non-empty id of at most 64 characters"),
+    ("window_id", 64, False, "a non-empty id of at most 64 characters"),
+    *((f, MAX_TEXT, True, f"a string of at most {MAX_TEXT} characters (may be empty)")
+      for f in ("staff_id", "staff_name", "matter_code")),
+    ("ticket", 32, False, "a non-empty ticket number of at most 32 characters"),
+)
+_MATTER_TEXT = (("matter_name", MAX_TEXT, False, f"a non-empty matter name of at most {MAX_TEXT} characters"),)
 
 
 def validate_record(record: Any, *, require_seq: bool = True, now: datetime | None = None,
@@ -223,9 +244,9 @@ def validate_record(record: Any, *, require_seq: bool = True, now: datetime | No
     schema = r.get("schema")
     known = _int(schema) and schema in SCHEMA_VERSIONS
     own = schema if known else SCHEMA_VERSION     # unknown fields are judged by the record's own schema
-    unknown = r.keys() - _FIELD_SETS[own]
-    for f in sorted(unknown) if unknown else ():
-        errs.append(FieldError(f, r[f], f"no such field in schema {own}"))
+    if not _FIELD_SETS[own].issuperset(r):       # no set made for the usual record, which has none
+        for f in sorted(r.keys() - _FIELD_SETS[own]):
+            errs.append(FieldError(f, r[f], f"no such field in schema {own}"))
 
     if not is_canonical_id(r.get("id")):
         bad("id", "a lowercase hyphenated UUID string such as 8e1f0c2a-5b7d-4c1e-9f3a-0d2b6c4e8a10")
@@ -235,8 +256,7 @@ def validate_record(record: Any, *, require_seq: bool = True, now: datetime | No
         # a schema-2 record exists only after the outbox's put, which links it
         bad(PREV_FIELD, "64 lowercase hex digits: the chain hash of the device's previous record "
                         "(64 zeros for the first)")
-    if not _text(r.get("device_id"), limit=64):
-        bad("device_id", "a non-empty device id of at most 64 characters")
+    _texts(r, _DEVICE_TEXT, errs)
     seq = r.get("seq")
     if seq is None and not require_seq:
         pass
@@ -244,18 +264,10 @@ def validate_record(record: Any, *, require_seq: bool = True, now: datetime | No
         bad("seq", f"an integer from 1 to 2**53 ({MAX_SEQ}) assigned by the outbox")
     if not is_region_code(r.get("region_code")):
         bad("region_code", "a 6-digit administrative division code such as 430922")
-    for f in ("hall_id", "window_id"):
-        if not _text(r.get(f), limit=64):
-            bad(f, "a non-empty id of at most 64 characters")
-    for f in ("staff_id", "staff_name", "matter_code"):
-        if not _text(r.get(f), empty=True):
-            bad(f, f"a string of at most {MAX_TEXT} characters (may be empty)")
-    if not _text(r.get("ticket"), limit=32):
-        bad("ticket", "a non-empty ticket number of at most 32 characters")
+    _texts(r, _PLACE_TEXTS, errs)
     if r.get("case_no") is not None and not _text(r.get("case_no"), limit=64):
         bad("case_no", "null or a case number of at most 64 characters")
-    if not _text(r.get("matter_name")):
-        bad("matter_name", f"a non-empty matter name of at most {MAX_TEXT} characters")
+    _texts(r, _MATTER_TEXT, errs)
     count, index = r.get("matter_count"), r.get("matter_index")
     if not _int(count) or not 1 <= count <= MAX_MATTERS:
         bad("matter_count", f"an integer from 1 to {MAX_MATTERS}")
