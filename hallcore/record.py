@@ -185,17 +185,17 @@ def parse_time(value: Any) -> datetime | None:
     return t if t.utcoffset() is not None else None
 
 
-def _text(v: Any, *, empty: bool = False, limit: int = MAX_TEXT) -> bool:
+def _text(v: Any, empty: bool = False, limit: int = MAX_TEXT) -> bool:
     # `v and not v.isspace()` is `v.strip() != ""` without making the stripped copy
     return isinstance(v, str) and len(v) <= limit and (empty or (v != "" and not v.isspace()))
 
 
 def _texts(r: Mapping[str, Any], checks: tuple[tuple[str, int, bool, str], ...], errs: list) -> None:
     """The text fields `checks` names ((field, limit, may be empty, expected)),
-    each bad one in `errs`: one loop, not a call per field (this runs for every record)."""
+    each bad one in `errs` (one loop over a table: this runs for every record)."""
     for f, limit, empty, expected in checks:
         v = r.get(f)
-        if not (isinstance(v, str) and len(v) <= limit and (empty or (v != "" and not v.isspace()))):
+        if not _text(v, empty, limit):
             errs.append(FieldError(f, v, expected))
 
 
